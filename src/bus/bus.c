@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker's Redis connection. hiredis errors are sticky and a read timeout is
+ * fatal to a blocking context (LIBRARIES.md §3), so any error drops the context and the
+ * next use reconnects (after a short back-off).
+ */
+#include "config.h"
+#include "bus.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "base/log.h"
+#include "base/text.h"
+#include "settings.h"
+
+#define RECONNECT_BACKOFF_US	200000
+
+struct bus {
+	const struct settings	*cfg;
+	redisContext		*c;
+	int64_t			 retry_at_us;
+	bool			 down_logged;
+};
+
+struct bus *
+bus_open(const struct settings *cfg)
+{
+	struct bus	*b;
+
+	b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		abort();
+	b->cfg = cfg;
+	return b;
+}
+
+void
+bus_close(struct bus *b)
+{
+	if (b == NULL)
+		return;
+	if (b->c != NULL)
+		redisFree(b->c);
+	free(b);
+}
+
+static redisContext *
+connect_redis(const struct settings *cfg)
+{
+	struct timeval	 tv;
+	redisContext	*c;
+	char		 host[256];
+	const char	*colon;
+	uint64_t	 port;
+
+	tv.tv_sec = cfg->redis_timeout_ms / 1000;
+	tv.tv_usec = (cfg->redis_timeout_ms % 1000) * 1000;
+	if (cfg->redis_addr[0] == '/')
+		c = redisConnectUnixWithTimeout(cfg->redis_addr, tv);
+	else {
+		colon = strrchr(cfg->redis_addr, ':');
+		if (colon == NULL || (size_t)(colon - cfg->redis_addr) >= sizeof(host) ||
+		    !text_parse_u64(colon + 1, 65535, &port))
+			return NULL;
+		memcpy(host, cfg->redis_addr, (size_t)(colon - cfg->redis_addr));
+		host[colon - cfg->redis_addr] = '\0';
+		c = redisConnectWithTimeout(host, (int)port, tv);
+	}
+	if (c != NULL && c->err == 0 && redisSetTimeout(c, tv) == REDIS_OK)
+		return c;
+	if (c != NULL)
+		redisFree(c);
+	return NULL;
+}
+
+static redisContext *
+conn(struct bus *b)
+{
+	int64_t	now;
+
+	if (b->c != NULL)
+		return b->c;
+	now = text_mono_us();
+	if (now < b->retry_at_us)
+		return NULL;
+	b->c = connect_redis(b->cfg);
+	if (b->c == NULL) {
+		b->retry_at_us = now + RECONNECT_BACKOFF_US;
+		if (!b->down_logged)
+			log_warn("redis: cannot connect to %s", b->cfg->redis_addr);
+		b->down_logged = true;
+		return NULL;
+	}
+	b->down_logged = false;
+	return b->c;
+}
+
+/* Runs a command given as argv; NULL (and a dropped connection) on any failure. The
+ * caller frees the reply. An error reply is returned as such. */
+static redisReply *
+command(struct bus *b, int argc, const char **argv)
+{
+	redisContext	*c;
+	redisReply	*r;
+
+	c = conn(b);
+	if (c == NULL)
+		return NULL;
+	r = redisCommandArgv(c, argc, argv, NULL);
+	if (r == NULL) {
+		log_warn("redis: %s: %s", argv[0], c->errstr);
+		redisFree(c);
+		b->c = NULL;
+	}
+	return r;
+}
+
+enum err
+bus_ping(struct ctx *ctx)
+{
+	const char	*argv[] = { "PING" };
+	redisReply	*r;
+	bool		 ok;
+
+	r = command(ctx->bus, 1, argv);
+	ok = r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+	if (r != NULL)
+		freeReplyObject(r);
+	return ok ? ERR_OK : ERR_UNAVAILABLE;
+}
+
+/* ---------------------------------------------------------------- login throttling */
+
+/* Keys: throttle:login:u:<username> and throttle:login:a:<addr>, counters of failures that
+ * expire one window after the first failure. */
+static void
+key(char *buf, size_t len, char kind, const char *value)
+{
+	snprintf(buf, len, "throttle:login:%c:%s", kind, value);
+}
+
+static long long
+int_of(const redisReply *r)
+{
+	uint64_t	v;
+
+	if (r->type == REDIS_REPLY_INTEGER)
+		return r->integer;
+	if (r->type == REDIS_REPLY_STRING && text_parse_u64(r->str, INT64_MAX, &v))
+		return (long long)v;
+	return 0;
+}
+
+/* Retry-After for a throttled key: its remaining lifetime. */
+static unsigned
+ttl_of(struct bus *b, const char *k, unsigned window)
+{
+	const char	*argv[] = { "TTL", k };
+	redisReply	*r;
+	long long	 ttl;
+
+	r = command(b, 2, argv);
+	ttl = r != NULL ? int_of(r) : 0;
+	if (r != NULL)
+		freeReplyObject(r);
+	return ttl > 0 ? (unsigned)ttl : window;
+}
+
+enum err
+bus_login_allowed(struct ctx *ctx, const char *username, const char *addr)
+{
+	char		 ku[128];
+	char		 ka[128];
+	const char	*argv[] = { "MGET", ku, ka };
+	redisReply	*r;
+	long long	 nu;
+	long long	 na;
+
+	key(ku, sizeof(ku), 'u', username);
+	key(ka, sizeof(ka), 'a', addr != NULL ? addr : "-");
+	r = command(ctx->bus, 3, argv);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+		/* Throttling fails open: losing Redis must not lock every user out. */
+		if (r != NULL)
+			freeReplyObject(r);
+		return ERR_OK;
+	}
+	nu = int_of(r->element[0]);
+	na = int_of(r->element[1]);
+	freeReplyObject(r);
+	if (nu >= ctx->cfg->login_max_failures) {
+		ctx->retry_after_s = ttl_of(ctx->bus, ku, ctx->cfg->login_window_s);
+		return ERR_RATE_LIMITED;
+	}
+	if (na >= ctx->cfg->login_max_failures_addr) {
+		ctx->retry_after_s = ttl_of(ctx->bus, ka, ctx->cfg->login_window_s);
+		return ERR_RATE_LIMITED;
+	}
+	return ERR_OK;
+}
+
+/* INCR and, for the first failure, EXPIRE, atomically. */
+static const char incr_script[] =
+    "local n = redis.call('INCR', KEYS[1]) "
+    "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+    "return n";
+
+static void
+count_failure(struct bus *b, const char *k, unsigned window)
+{
+	char		 win[16];
+	const char	*argv[] = { "EVAL", incr_script, "1", k, win };
+	redisReply	*r;
+
+	snprintf(win, sizeof(win), "%u", window);
+	r = command(b, 5, argv);
+	if (r != NULL)
+		freeReplyObject(r);
+}
+
+void
+bus_login_failed(struct ctx *ctx, const char *username, const char *addr)
+{
+	char	k[128];
+
+	key(k, sizeof(k), 'u', username);
+	count_failure(ctx->bus, k, ctx->cfg->login_window_s);
+	key(k, sizeof(k), 'a', addr != NULL ? addr : "-");
+	count_failure(ctx->bus, k, ctx->cfg->login_window_s);
+}
+
+void
+bus_login_succeeded(struct ctx *ctx, const char *username)
+{
+	char		 k[128];
+	const char	*argv[] = { "DEL", k };
+	redisReply	*r;
+
+	key(k, sizeof(k), 'u', username);
+	r = command(ctx->bus, 2, argv);
+	if (r != NULL)
+		freeReplyObject(r);
+}

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Worker threads. Each owns an arena, a PostgreSQL and a Redis connection (struct
+ * worker) and loops: FCGX_Accept_r on a request of its own, build struct req from the
+ * FastCGI params, router_dispatch, http_finish, FCGX_Finish_r, one log line, arena_reset.
+ *
+ * Shutdown: libfcgi's own SIGTERM handling leaves threads blocked in accept()
+ * (LIBRARIES.md §2.1), so fcgi_stop() sets a flag and interrupts the workers with
+ * SIGUSR2 (the requests are initialized with FCGI_FAIL_ACCEPT_ON_INTR) until each has
+ * finished its current request and left its loop.
+ */
+#include "config.h"
+#include "fcgi.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "base/arena.h"
+#include "base/log.h"
+#include "base/text.h"
+#include "bus/bus.h"
+#include "http/http.h"
+#include "router/router.h"
+#include "settings.h"
+#include "store/store.h"
+
+struct worker {
+	pthread_t		 thread;
+	unsigned		 index;
+	int			 listen_fd;
+	const struct settings	*cfg;
+	struct arena		*arena;
+	struct store		*db;
+	struct bus		*bus;
+	atomic_bool		 in_accept;	/* blocked in accept(): safe to interrupt */
+	atomic_bool		 done;
+};
+
+static struct {
+	struct worker	*workers;
+	unsigned	 count;
+	atomic_bool	 stopping;
+} pool;
+
+/* ---------------------------------------------------------------- socket */
+
+int
+fcgi_listen(const char *path, const char *group, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	struct group		*gr;
+	char			 lock_path[sizeof(sun.sun_path) + 8];
+	int			 lock_fd;
+	int			 fd;
+	mode_t			 old;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path too long (max %zu bytes): %s",
+		    sizeof(sun.sun_path) - 1, path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* The lock, held for the life of the process, tells a live owner from a stale
+	 * socket; libfcgi's FCGX_OpenSocket would unlink a live one's socket. */
+	snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
+	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock_fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", lock_path, strerror(errno));
+		return -1;
+	}
+	if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen, "another chatd is serving %s (lock %s is held)", path,
+		    lock_path);
+		close(lock_fd);
+		return -1;
+	}
+	(void)unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		close(lock_fd);
+		return -1;
+	}
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || listen(fd, 1024) != 0) {
+		umask(old);
+		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		close(lock_fd);
+		return -1;
+	}
+	umask(old);
+	if (group != NULL && group[0] != '\0') {
+		gr = getgrnam(group);
+		if (gr == NULL || chown(path, (uid_t)-1, gr->gr_gid) != 0) {
+			snprintf(err, errlen, "cannot give %s to group %s", path, group);
+			close(fd);
+			close(lock_fd);
+			return -1;
+		}
+	}
+	if (chmod(path, 0660) != 0) {
+		snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
+		close(fd);
+		close(lock_fd);
+		return -1;
+	}
+	return fd;	/* lock_fd stays open on purpose: it is the lock */
+}
+
+/* ---------------------------------------------------------------- request I/O */
+
+static long
+io_read(void *arg, void *buf, size_t len)
+{
+	FCGX_Request	*r;
+	int		 n;
+
+	r = arg;
+	if (len > 1 << 30)
+		len = 1 << 30;
+	n = FCGX_GetStr(buf, (int)len, r->in);
+	if (n < 0 || FCGX_GetError(r->in) != 0)
+		return -1;
+	return n;
+}
+
+static bool
+io_write(void *arg, const void *buf, size_t len)
+{
+	FCGX_Request	*r;
+
+	r = arg;
+	return FCGX_PutStr(buf, (int)len, r->out) == (int)len;
+}
+
+static const struct req_io fcgi_io = { io_read, io_write };
+
+/* Fills rq from the FastCGI params; false when the request is malformed. */
+static bool
+read_params(struct req *rq, FCGX_Request *r)
+{
+	const char	*method;
+	const char	*uri;
+	const char	*q;
+	const char	*len;
+
+	method = FCGX_GetParam("REQUEST_METHOD", r->envp);
+	uri = FCGX_GetParam("REQUEST_URI", r->envp);
+	rq->method_name = method != NULL ? arena_strdup(rq->ctx.arena, method) : "-";
+	rq->method = method != NULL ? http_method_parse(method) : M_OTHER;
+	if (uri == NULL)
+		uri = FCGX_GetParam("SCRIPT_NAME", r->envp);
+	if (uri == NULL || uri[0] != '/')
+		uri = "/";
+	q = strchr(uri, '?');
+	rq->path = arena_strndup(rq->ctx.arena, uri, q != NULL ? (size_t)(q - uri) : strlen(uri));
+	rq->query = arena_strdup(rq->ctx.arena, q != NULL ? q + 1 : "");
+	q = FCGX_GetParam("CONTENT_TYPE", r->envp);
+	rq->content_type = q != NULL ? arena_strdup(rq->ctx.arena, q) : NULL;
+	q = FCGX_GetParam("HTTP_AUTHORIZATION", r->envp);
+	rq->authorization = q != NULL ? arena_strdup(rq->ctx.arena, q) : NULL;
+	q = FCGX_GetParam("REMOTE_ADDR", r->envp);
+	rq->ctx.remote_addr = arena_strdup(rq->ctx.arena, q != NULL ? q : "-");
+	len = FCGX_GetParam("CONTENT_LENGTH", r->envp);
+	if (len != NULL && len[0] != '\0') {
+		rq->has_length = true;
+		if (!text_parse_u64(len, UINT64_MAX, &rq->content_length))
+			return false;
+	}
+	return true;
+}
+
+static void
+log_request(const struct req *rq)
+{
+	log_info("%s %s %d %s %lld", rq->method_name, rq->path, rq->status,
+	    rq->ctx.user_id != NULL ? rq->ctx.user_id : "-",
+	    (long long)(text_mono_us() - rq->start_us));
+}
+
+static void
+handle(struct worker *w, FCGX_Request *r)
+{
+	struct req	rq;
+	enum err	e;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.start_us = text_mono_us();
+	rq.io = &fcgi_io;
+	rq.io_arg = r;
+	rq.ctx.arena = w->arena;
+	rq.ctx.db = w->db;
+	rq.ctx.bus = w->bus;
+	rq.ctx.cfg = w->cfg;
+	if (!read_params(&rq, r))
+		e = req_fail(&rq, ERR_BAD_REQUEST, "bad Content-Length");
+	else
+		e = router_dispatch(&rq);
+	/* A failure inside a transaction must not leave it open on the connection. */
+	store_tx_rollback(&rq.ctx);
+	http_finish(&rq, e);
+	FCGX_Finish_r(r);
+	log_request(&rq);
+	arena_reset(w->arena);
+}
+
+static void
+on_usr2(int sig)
+{
+	(void)sig;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w;
+	FCGX_Request	 r;
+	sigset_t	 set;
+
+	w = arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	FCGX_InitRequest(&r, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	for (;;) {
+		atomic_store(&w->in_accept, true);
+		if (atomic_load(&pool.stopping))
+			break;
+		if (FCGX_Accept_r(&r) < 0) {
+			if (atomic_load(&pool.stopping))
+				break;
+			continue;
+		}
+		atomic_store(&w->in_accept, false);
+		handle(w, &r);
+	}
+	FCGX_Free(&r, 1);
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+void
+fcgi_init(void)
+{
+	struct sigaction	sa;
+
+	if (FCGX_Init() != 0) {
+		log_error("libfcgi cannot start");
+		exit(1);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr2;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: accept() must return EINTR */
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
+void
+fcgi_start(int listen_fd, const struct settings *cfg)
+{
+	struct worker	*w;
+	unsigned	 i;
+
+	pool.count = cfg->threads;
+	pool.workers = calloc(pool.count, sizeof(*pool.workers));
+	if (pool.workers == NULL)
+		abort();
+	for (i = 0; i < pool.count; i++) {
+		w = &pool.workers[i];
+		w->index = i;
+		w->listen_fd = listen_fd;
+		w->cfg = cfg;
+		w->arena = arena_new();
+		w->db = store_open(cfg);
+		w->bus = bus_open(cfg);
+		atomic_init(&w->done, false);
+		atomic_init(&w->in_accept, false);
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			log_error("cannot start worker thread %u", i);
+			abort();
+		}
+	}
+}
+
+void
+fcgi_stop(void)
+{
+	struct timespec	 ts = { 0, 20 * 1000 * 1000 };
+	struct worker	*w;
+	unsigned	 i;
+	bool		 all_done;
+
+	atomic_store(&pool.stopping, true);
+	/* A worker between its check of the flag and accept() would miss one signal:
+	 * repeat until every worker is out of its loop. */
+	do {
+		all_done = true;
+		for (i = 0; i < pool.count; i++) {
+			w = &pool.workers[i];
+			if (atomic_load(&w->done))
+				continue;
+			all_done = false;
+			/* Only a worker waiting for a connection is interrupted: one serving a
+			 * request finishes it undisturbed. */
+			if (atomic_load(&w->in_accept))
+				pthread_kill(w->thread, SIGUSR2);
+		}
+		if (!all_done)
+			nanosleep(&ts, NULL);
+	} while (!all_done);
+	for (i = 0; i < pool.count; i++) {
+		w = &pool.workers[i];
+		pthread_join(w->thread, NULL);
+		store_close(w->db);
+		bus_close(w->bus);
+		arena_free(w->arena);
+	}
+	free(pool.workers);
+	pool.workers = NULL;
+	pool.count = 0;
+}

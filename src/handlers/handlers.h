@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One handler per endpoint, named handle_<resource>_<action>. Each parses its input,
+ * calls chat/ (or store/ for a plain read) and replies; its comment lists its outcomes.
+ */
+#ifndef CHAT_HANDLERS_HANDLERS_H
+#define CHAT_HANDLERS_HANDLERS_H
+
+#include "http/http.h"
+
+typedef enum err handler_fn(struct req *);
+
+handler_fn	handle_health_show;
+handler_fn	handle_user_create;
+handler_fn	handle_user_show;
+handler_fn	handle_user_lookup;
+handler_fn	handle_session_create;
+handler_fn	handle_session_list;
+handler_fn	handle_session_delete_current;
+handler_fn	handle_session_delete;
+handler_fn	handle_session_refresh;
+
+#endif

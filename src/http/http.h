@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP requests and responses as the handlers see them. The FastCGI layer (fcgi/) fills
+ * a struct req and provides the body reader and the response writer through struct
+ * req_io; everything here is independent of libfcgi.
+ *
+ * A handler answers with one of the reply_* functions (which buffer the response) or
+ * returns an error code; http_finish() then writes the status line, the headers and the
+ * body, turning an error code into {"error":{"code","message"}}.
+ */
+#ifndef CHAT_HTTP_HTTP_H
+#define CHAT_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "ctx.h"
+
+enum method {
+	M_GET,
+	M_POST,
+	M_PUT,
+	M_PATCH,
+	M_DELETE,
+	M_HEAD,
+	M_OPTIONS,
+	M_OTHER,
+	M__COUNT
+};
+
+struct req_io {
+	/* Reads up to len body bytes; returns the count, 0 at the end, -1 on error. */
+	long	(*read)(void *io, void *buf, size_t len);
+	/* Writes len bytes of the response; returns false on error. */
+	bool	(*write)(void *io, const void *buf, size_t len);
+};
+
+#define REQ_MAX_PARAMS	4
+
+struct route;
+
+struct req {
+	/* Filled by the FastCGI layer. */
+	enum method		 method;
+	const char		*method_name;
+	const char		*path;		/* without the query string */
+	const char		*query;		/* raw, possibly "" */
+	const char		*content_type;	/* NULL when absent */
+	const char		*authorization;	/* NULL when absent */
+	bool			 has_length;
+	uint64_t		 content_length;
+	const struct req_io	*io;
+	void			*io_arg;
+	int64_t			 start_us;	/* monotonic */
+	struct ctx		 ctx;
+
+	/* Filled by the router. */
+	const struct route	*route;
+	const char		*param_names[REQ_MAX_PARAMS];
+	const char		*param_values[REQ_MAX_PARAMS];
+	unsigned		 param_count;
+	const char		*allow;		/* Allow header of a 405 */
+
+	/* The response. */
+	int			 status;
+	const char		*body;
+	size_t			 body_len;
+	const char		*error_message;	/* public message of a failure */
+	bool			 finished;
+};
+
+/* Parses a method name (case-sensitive, as HTTP is). */
+enum method	 http_method_parse(const char *name);
+const char	*http_method_name(enum method);
+
+/* Path parameter captured by the router ("user_id" for "/v1/users/{user_id}"). */
+const char	*req_param(const struct req *rq, const char *name);
+/* Looks up a query parameter and percent-decodes it into the arena. ERR_OK with *out NULL
+ * when absent; ERR_BAD_REQUEST (with a message) when badly encoded or not UTF-8. */
+enum err	 req_query(struct req *rq, const char *name, const char **out);
+/* Reads the whole body, at most max_bytes: ERR_PAYLOAD_TOO_LARGE beyond (decided from
+ * Content-Length before reading when it is known), ERR_BAD_REQUEST when short. The
+ * buffer is NUL-terminated and lives in the arena. */
+enum err	 req_body(struct req *rq, size_t max_bytes, const char **buf, size_t *len);
+
+/* Records a public message for the failure and returns e. */
+enum err	 req_fail(struct req *rq, enum err e, const char *message);
+/* Buffers a response with the given body (copied into the arena). Returns ERR_OK. */
+enum err	 reply_body(struct req *rq, int status, const char *body, size_t len);
+/* Buffers a response without a body (204). Returns ERR_OK. */
+enum err	 reply_empty(struct req *rq, int status);
+/* Writes the buffered response, or the error response of e when e != ERR_OK. */
+void		 http_finish(struct req *rq, enum err e);
+
+#endif

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Matching walks the table once, comparing path segments; "{name}" captures a segment.
+ * Literal rows come before parameter rows of the same shape ("/v1/sessions/current"
+ * before "/v1/sessions/{device_id}"), and the first match wins.
+ */
+#include "config.h"
+#include "router.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/arena.h"
+#include "chat/chat.h"
+#include "handlers/handlers.h"
+
+struct route {
+	enum method	 method;
+	const char	*pattern;
+	handler_fn	*fn;
+	unsigned	 flags;
+};
+
+static const struct route routes[] = {
+	{ M_GET, "/healthz", handle_health_show, 0 },
+	{ M_POST, "/v1/users", handle_user_create, R_JSON },
+	{ M_GET, "/v1/users", handle_user_lookup, R_AUTH },
+	{ M_GET, "/v1/users/{user_id}", handle_user_show, R_AUTH },
+	{ M_POST, "/v1/sessions", handle_session_create, R_JSON },
+	{ M_GET, "/v1/sessions", handle_session_list, R_AUTH },
+	{ M_DELETE, "/v1/sessions/current", handle_session_delete_current, R_AUTH },
+	{ M_POST, "/v1/sessions/current/refresh", handle_session_refresh, R_AUTH },
+	{ M_DELETE, "/v1/sessions/{device_id}", handle_session_delete, R_AUTH },
+};
+
+/* Matches path against pattern; on success fills the request's parameters. */
+static bool
+match(struct req *rq, const char *pattern, const char *path, bool capture)
+{
+	const char	*pe;
+	const char	*se;
+	size_t		 plen;
+	size_t		 slen;
+	unsigned	 n;
+
+	n = 0;
+	while (*pattern != '\0' && *path != '\0') {
+		if (*pattern != '/' || *path != '/')
+			return false;
+		pattern++;
+		path++;
+		pe = strchr(pattern, '/');
+		se = strchr(path, '/');
+		plen = pe != NULL ? (size_t)(pe - pattern) : strlen(pattern);
+		slen = se != NULL ? (size_t)(se - path) : strlen(path);
+		if (plen > 2 && pattern[0] == '{' && pattern[plen - 1] == '}') {
+			if (slen == 0 || n >= REQ_MAX_PARAMS)
+				return false;
+			if (capture) {
+				rq->param_names[n] = arena_strndup(rq->ctx.arena, pattern + 1,
+				    plen - 2);
+				rq->param_values[n] = arena_strndup(rq->ctx.arena, path, slen);
+			}
+			n++;
+		} else if (plen != slen || memcmp(pattern, path, plen) != 0)
+			return false;
+		pattern += plen;
+		path += slen;
+	}
+	if (*pattern != '\0' || *path != '\0')
+		return false;
+	if (capture)
+		rq->param_count = n;
+	return true;
+}
+
+/* Builds the Allow header of a path that exists under other methods. */
+static const char *
+allowed(struct req *rq)
+{
+	char	 buf[128];
+	size_t	 len;
+	size_t	 i;
+
+	len = 0;
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!match(rq, routes[i].pattern, rq->path, false))
+			continue;
+		if (strstr(buf, http_method_name(routes[i].method)) != NULL)
+			continue;
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", len > 0 ? ", " : "",
+		    http_method_name(routes[i].method));
+		if (len >= sizeof(buf))
+			break;
+	}
+	return len > 0 ? arena_strdup(rq->ctx.arena, buf) : NULL;
+}
+
+/* Reads "Bearer <token>" (scheme case-insensitive); NULL when absent or malformed. */
+static const char *
+bearer(const char *h)
+{
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h != '\0' ? h : NULL;
+}
+
+static enum err
+authenticate(struct req *rq)
+{
+	const char	*tok;
+	enum err	 e;
+
+	tok = bearer(rq->authorization);
+	if (tok == NULL)
+		return req_fail(rq, ERR_UNAUTHORIZED, "a bearer token is required");
+	e = chat_authenticate(&rq->ctx, tok);
+	if (e == ERR_UNAUTHORIZED)
+		return req_fail(rq, e, "the token is invalid, expired or logged out");
+	return e;
+}
+
+enum err
+router_dispatch(struct req *rq)
+{
+	const struct route	*r;
+	size_t			 i;
+	enum err		 e;
+
+	r = NULL;
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]) && r == NULL; i++)
+		if (routes[i].method == rq->method && match(rq, routes[i].pattern, rq->path, true))
+			r = &routes[i];
+	if (r == NULL) {
+		rq->allow = allowed(rq);
+		if (rq->allow != NULL)
+			return req_fail(rq, ERR_METHOD_NOT_ALLOWED, "method not allowed");
+		return req_fail(rq, ERR_NOT_FOUND, "no such endpoint");
+	}
+	rq->route = r;
+	if (r->flags & R_AUTH) {
+		e = authenticate(rq);
+		if (e != ERR_OK)
+			return e;
+	}
+	return r->fn(rq);
+}

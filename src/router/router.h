@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The route table: the one list of endpoints. router_dispatch matches METHOD /path,
+ * captures path parameters, applies the route's flags (token check) and calls the
+ * handler; unknown paths get 404, known paths with another method 405 (with Allow).
+ */
+#ifndef CHAT_ROUTER_ROUTER_H
+#define CHAT_ROUTER_ROUTER_H
+
+#include "http/http.h"
+
+enum route_flag {
+	R_AUTH = 1 << 0,	/* a valid bearer token of a live device */
+	R_JSON = 1 << 1,	/* reads a JSON body (documentation; json/ enforces it) */
+};
+
+/* Routes the request and returns the handler's outcome. */
+enum err	router_dispatch(struct req *rq);
+
+#endif
