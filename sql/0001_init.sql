@@ -66,13 +66,15 @@ CREATE INDEX group_members_user ON group_members (user_id);
 -- Membership periods of a chat: a member may read the messages with
 -- from_seq < seq <= to_seq (to_seq NULL while it is a member). A user removed and added
 -- again has two periods. Periods are written under the same chat lock as message seqs.
--- read_seq is the user's read pointer in the chat (moves forward only).
+-- read_seq and delivered_seq are the user's pointers in the chat during the period: they
+-- move forward only, and delivered_seq >= read_seq (read implies delivered).
 CREATE TABLE chat_members (
 	chat_id		uuid NOT NULL REFERENCES chats (id),
 	user_id		uuid NOT NULL REFERENCES users (id),
 	from_seq	bigint NOT NULL,
 	to_seq		bigint,
 	read_seq	bigint NOT NULL DEFAULT 0,
+	delivered_seq	bigint NOT NULL DEFAULT 0,
 	joined_at	timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (chat_id, user_id, from_seq),
 	CHECK (to_seq IS NULL OR to_seq >= from_seq)
@@ -110,6 +112,10 @@ CREATE TABLE messages (
 	xid		xid8 NOT NULL DEFAULT pg_current_xact_id(),
 	PRIMARY KEY (chat_id, seq)
 ) PARTITION BY HASH (chat_id);
+-- before=<timestamp> pages start from the last message earlier than the timestamp.
+CREATE INDEX messages_chat_time ON messages (chat_id, created_at, seq);
+-- The event feed reads each chat's messages committed since a transaction id.
+CREATE INDEX messages_chat_xid ON messages (chat_id, xid);
 
 CREATE TABLE messages_p00 PARTITION OF messages FOR VALUES WITH (MODULUS 16, REMAINDER 0);
 CREATE TABLE messages_p01 PARTITION OF messages FOR VALUES WITH (MODULUS 16, REMAINDER 1);
@@ -142,3 +148,34 @@ CREATE TABLE message_keys (
 	PRIMARY KEY (sender_id, client_msg_id)
 );
 CREATE INDEX message_keys_age ON message_keys (created_at);
+
+-- Membership changes of groups, as events: at_seq is the chat's last_seq when it happened
+-- (written under the chat lock), so the users whose periods include at_seq receive it:
+-- every member, the added or removed user included.
+CREATE TABLE member_events (
+	id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	chat_id		uuid NOT NULL REFERENCES chats (id),
+	group_id	uuid NOT NULL,
+	user_id		uuid NOT NULL,
+	action		text NOT NULL CHECK (action IN ('added', 'removed')),
+	at_seq		bigint NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	xid		xid8 NOT NULL DEFAULT pg_current_xact_id()
+);
+CREATE INDEX member_events_chat_xid ON member_events (chat_id, xid);
+
+-- Receipts: a user's delivered or read pointer in a chat moved up to seq. One row per
+-- move, except that a move within 500 ms of the previous one of the same (chat, user,
+-- status) updates that row (the latest state wins). The receipts endpoint takes a
+-- message's delivered/read time from the first row that covers it.
+CREATE TABLE receipts (
+	id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	chat_id		uuid NOT NULL REFERENCES chats (id),
+	user_id		uuid NOT NULL,
+	status		text NOT NULL CHECK (status IN ('delivered', 'read')),
+	seq		bigint NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	xid		xid8 NOT NULL DEFAULT pg_current_xact_id()
+);
+CREATE INDEX receipts_chat_user ON receipts (chat_id, user_id, status, seq);
+CREATE INDEX receipts_chat_xid ON receipts (chat_id, xid);

@@ -52,4 +52,11 @@ enum err	password_verify(const char *hash, const char *pw, bool *match);
 
 #define PASSWORD_HASH_MAX	128
 
+/* SHA-256 of the concatenation of count strings, each followed by a NUL (NULL counts as
+ * absent and hashes differently from ""), as 64 lower-case hex digits in out[65]. */
+void		digest_fields_hex(const char *const *fields, size_t count, char out[65]);
+/* HMAC-SHA-256 of data under key, first outlen bytes (outlen <= 32). */
+void		digest_hmac(const void *key, size_t keylen, const void *data, size_t len,
+		    unsigned char *out, size_t outlen);
+
 #endif

@@ -245,3 +245,47 @@ bus_login_succeeded(struct ctx *ctx, const char *username)
 	if (r != NULL)
 		freeReplyObject(r);
 }
+
+/* ---------------------------------------------------------------- send rate */
+
+/* A token bucket in one hash, refilled from Redis's own clock, updated atomically.
+ * Returns 0 when a token was taken, else the milliseconds until one is available. */
+static const char bucket_script[] =
+    "local rate = tonumber(ARGV[1]) "
+    "local burst = tonumber(ARGV[2]) "
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+    "local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts') "
+    "local tokens = tonumber(b[1]) or burst "
+    "local ts = tonumber(b[2]) or now "
+    "tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000) "
+    "if tokens < 1 then return math.ceil((1 - tokens) * 1000 / rate) end "
+    "redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', tostring(now)) "
+    "redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000) "
+    "return 0";
+
+enum err
+bus_rate_take(struct ctx *ctx, const char *user_id)
+{
+	char		 k[96];
+	char		 rate[16];
+	char		 burst[16];
+	const char	*argv[] = { "EVAL", bucket_script, "1", k, rate, burst };
+	redisReply	*r;
+	long long	 wait_ms;
+
+	if (ctx->cfg->rate_limit == 0)
+		return ERR_OK;
+	snprintf(k, sizeof(k), "rate:send:%s", user_id);
+	snprintf(rate, sizeof(rate), "%u", ctx->cfg->rate_limit);
+	snprintf(burst, sizeof(burst), "%u", ctx->cfg->rate_limit * 5);
+	r = command(ctx->bus, 6, argv);
+	if (r == NULL)
+		return ERR_OK;
+	wait_ms = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+	freeReplyObject(r);
+	if (wait_ms <= 0)
+		return ERR_OK;
+	ctx->retry_after_s = (unsigned)((wait_ms + 999) / 1000);
+	return ERR_RATE_LIMITED;
+}

@@ -30,4 +30,9 @@ void		 bus_login_failed(struct ctx *, const char *username, const char *addr);
 /* Forgets the failures of username after a successful login. */
 void		 bus_login_succeeded(struct ctx *, const char *username);
 
+/* Takes one send from the user's token bucket (rate per second, burst 5 x rate; 0 =
+ * unlimited): ERR_RATE_LIMITED with ctx->retry_after_s when empty. Fails open while
+ * Redis is down (sends keep working on PostgreSQL alone). */
+enum err	 bus_rate_take(struct ctx *, const char *user_id);
+
 #endif

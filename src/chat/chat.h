@@ -40,4 +40,78 @@ enum err	 chat_session_refresh(struct ctx *, struct session *out);
  * ctx->device_id. ERR_UNAUTHORIZED or ERR_UNAVAILABLE. */
 enum err	 chat_authenticate(struct ctx *, const char *token);
 
+/* ---------------------------------------------------------------- ids and cursors */
+
+/* A message's id: "<chat_id>.<seq>", so that every lookup names its chat (and its
+ * partition). */
+const char	*chat_message_id(struct ctx *, const char *chat_id, int64_t seq);
+/* Parses a message id; false when malformed. chat_id gets 37 bytes. */
+bool		 chat_message_id_parse(const char *id, char chat_id[37], int64_t *seq);
+/* An opaque, signed event cursor for a feed position. */
+const char	*chat_cursor_encode(struct ctx *, uint64_t position);
+/* ERR_BAD_REQUEST for a cursor the server did not make. */
+enum err	 chat_cursor_decode(struct ctx *, const char *cursor, uint64_t *position);
+
+/* ---------------------------------------------------------------- messages */
+
+struct message_draft {
+	const char	*receiver_id;	/* direct messages */
+	const char	*group_id;	/* group messages */
+	const char	*kind;
+	const char	*content;
+	const char	*client_msg_id;
+	const char	*reply_to;	/* message id, or NULL */
+	const char	*media_id;	/* or NULL */
+	const char	*sender_id;	/* as the client claims it, or NULL */
+};
+
+struct message_sent {
+	struct message	 msg;
+	bool		 replayed;	/* the key was used before: the original message */
+};
+
+/* Sends a message: ERR_NOT_FOUND (receiver, group, reply_to or media unknown; the
+ * message in ctx is set by the caller), ERR_BAD_REQUEST (reply_to of another chat),
+ * ERR_FORBIDDEN (not a member), ERR_CONFLICT (key reused with another body),
+ * ERR_RATE_LIMITED. Answers only after commit. */
+enum err	 chat_message_send(struct ctx *, const struct message_draft *d,
+		    struct message_sent *out, const char **why);
+
+struct history_query {
+	const char	*chat_id;
+	bool		 has_before;
+	int64_t		 before_seq;	/* exclusive */
+	bool		 has_after;
+	int64_t		 after_seq;	/* exclusive */
+	int64_t		 limit;
+};
+
+/* A page of the caller's visible messages of a chat. ERR_NOT_FOUND when the caller
+ * never was a member. */
+enum err	 chat_history(struct ctx *, const struct history_query *q, struct message **out,
+		    size_t *count, bool *has_more);
+/* One message the caller can see; ERR_NOT_FOUND otherwise. */
+enum err	 chat_message_show(struct ctx *, const char *message_id, struct message *out);
+/* The receipts of a message the caller can see. */
+enum err	 chat_message_receipts(struct ctx *, const char *message_id,
+		    struct receipt **out, size_t *count);
+
+/* ---------------------------------------------------------------- groups */
+
+/* Creates a group with the caller as admin and member_ids as members. ERR_NOT_FOUND for
+ * an unknown user, ERR_GROUP_FULL beyond the cap. */
+enum err	 chat_group_create(struct ctx *, const char *name, const char *const *member_ids,
+		    size_t count, struct chat_group *out);
+/* The group with its members, for a member (ERR_FORBIDDEN otherwise). */
+enum err	 chat_group_show(struct ctx *, const char *group_id, struct chat_group *out);
+enum err	 chat_group_rename(struct ctx *, const char *group_id, const char *name,
+		    struct chat_group *out);
+enum err	 chat_group_add(struct ctx *, const char *group_id, const char *const *user_ids,
+		    size_t count, struct chat_group *out);
+/* ERR_CONFLICT when demoting the last admin. */
+enum err	 chat_group_set_role(struct ctx *, const char *group_id, const char *user_id,
+		    const char *role, struct chat_group *out);
+/* An admin removes a member, or a member leaves. */
+enum err	 chat_group_remove(struct ctx *, const char *group_id, const char *user_id);
+
 #endif

@@ -19,5 +19,18 @@ handler_fn	handle_session_list;
 handler_fn	handle_session_delete_current;
 handler_fn	handle_session_delete;
 handler_fn	handle_session_refresh;
+handler_fn	handle_message_create;
+handler_fn	handle_group_message_create;
+handler_fn	handle_message_list;
+handler_fn	handle_message_show;
+handler_fn	handle_message_receipts;
+handler_fn	handle_chat_list;
+handler_fn	handle_chat_read;
+handler_fn	handle_group_create;
+handler_fn	handle_group_show;
+handler_fn	handle_group_update;
+handler_fn	handle_group_member_add;
+handler_fn	handle_group_member_update;
+handler_fn	handle_group_member_delete;
 
 #endif

@@ -105,17 +105,57 @@ jread_object(struct req *rq, json_object **out)
 	return ERR_OK;
 }
 
+static enum err
+field_fail(struct req *rq, const char *key, const char *what)
+{
+	return req_fail(rq, ERR_BAD_REQUEST, arena_printf(rq->ctx.arena, "%s: %s", key, what));
+}
+
+enum err
+jread_strings(struct req *rq, json_object *obj, const char *key, size_t max, enum jneed need,
+    const char ***out, size_t *count)
+{
+	json_object	*v;
+	json_object	*item;
+	const char	*s;
+	size_t		 n;
+	size_t		 i;
+	int		 len;
+
+	*out = NULL;
+	*count = 0;
+	if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null)) {
+		if (need == J_REQUIRED)
+			return field_fail(rq, key, "is required");
+		return ERR_OK;
+	}
+	if (!json_object_is_type(v, json_type_array))
+		return field_fail(rq, key, "must be an array of strings");
+	n = json_object_array_length(v);
+	if (n > max)
+		return field_fail(rq, key, "has too many entries");
+	*out = arena_alloc(rq->ctx.arena, sizeof(**out) * (n > 0 ? n : 1));
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(v, i);
+		if (!json_object_is_type(item, json_type_string))
+			return field_fail(rq, key, "must be an array of strings");
+		s = json_object_get_string(item);
+		len = json_object_get_string_len(item);
+		if (len <= 0 || len > 64 || strlen(s) != (size_t)len ||
+		    !utf8_valid(s, (size_t)len, NULL))
+			return field_fail(rq, key, "has an invalid entry");
+		(*out)[i] = arena_strndup(rq->ctx.arena, s, (size_t)len);
+	}
+	*count = n;
+	return ERR_OK;
+}
+
 bool
 jhas(json_object *obj, const char *key)
 {
 	return json_object_object_get_ex(obj, key, NULL);
 }
 
-static enum err
-field_fail(struct req *rq, const char *key, const char *what)
-{
-	return req_fail(rq, ERR_BAD_REQUEST, arena_printf(rq->ctx.arena, "%s: %s", key, what));
-}
 
 /* Gets a string field with no NUL and valid UTF-8; *chars gets its code points. */
 static enum err

@@ -39,6 +39,10 @@ enum err	jread_bool(struct req *rq, json_object *obj, const char *key, enum jnee
 /* A JSON integer in [min, max]. */
 enum err	jread_int(struct req *rq, json_object *obj, const char *key, int64_t min,
 		    int64_t max, enum jneed need, bool *present, int64_t *out);
+/* An array of at most max strings, each at most 64 bytes of valid UTF-8 (ids are
+ * checked by the caller). Absent and optional: an empty list. */
+enum err	jread_strings(struct req *rq, json_object *obj, const char *key, size_t max,
+		    enum jneed need, const char ***out, size_t *count);
 /* True when key is present (even as null). */
 bool		jhas(json_object *obj, const char *key);
 

@@ -33,6 +33,22 @@ static const struct route routes[] = {
 	{ M_DELETE, "/v1/sessions/current", handle_session_delete_current, R_AUTH },
 	{ M_POST, "/v1/sessions/current/refresh", handle_session_refresh, R_AUTH },
 	{ M_DELETE, "/v1/sessions/{device_id}", handle_session_delete, R_AUTH },
+	{ M_POST, "/v1/messages", handle_message_create, R_AUTH | R_JSON },
+	{ M_GET, "/v1/messages", handle_message_list, R_AUTH },
+	{ M_GET, "/v1/messages/{message_id}", handle_message_show, R_AUTH },
+	{ M_GET, "/v1/messages/{message_id}/receipts", handle_message_receipts, R_AUTH },
+	{ M_GET, "/v1/chats", handle_chat_list, R_AUTH },
+	{ M_POST, "/v1/chats/{chat_id}/read", handle_chat_read, R_AUTH | R_JSON },
+	{ M_POST, "/v1/groups", handle_group_create, R_AUTH | R_JSON },
+	{ M_GET, "/v1/groups/{group_id}", handle_group_show, R_AUTH },
+	{ M_PATCH, "/v1/groups/{group_id}", handle_group_update, R_AUTH | R_JSON },
+	{ M_POST, "/v1/groups/{group_id}/messages", handle_group_message_create,
+	    R_AUTH | R_JSON },
+	{ M_POST, "/v1/groups/{group_id}/members", handle_group_member_add, R_AUTH | R_JSON },
+	{ M_PATCH, "/v1/groups/{group_id}/members/{user_id}", handle_group_member_update,
+	    R_AUTH | R_JSON },
+	{ M_DELETE, "/v1/groups/{group_id}/members/{user_id}", handle_group_member_delete,
+	    R_AUTH },
 };
 
 /* Matches path against pattern; on success fills the request's parameters. */

@@ -21,37 +21,6 @@
 
 #define RECONNECT_BACKOFF_US	200000
 
-/* The statement table: every SQL text of the program that takes parameters. */
-static const struct {
-	const char	*name;
-	const char	*sql;
-} stmts[STMT__COUNT] = {
-	[STMT_PING] = { "ping", "SELECT 1" },
-	[STMT_USER_INSERT] = { "user_insert",
-	    "INSERT INTO users (username, display_name, password_hash) VALUES ($1, $2, $3) "
-	    "RETURNING id" },
-	[STMT_USER_BY_ID] = { "user_by_id",
-	    "SELECT id, username, display_name FROM users WHERE id = $1::uuid" },
-	[STMT_USER_BY_NAME] = { "user_by_name",
-	    "SELECT id, username, display_name FROM users WHERE username = $1" },
-	[STMT_USER_CREDENTIALS] = { "user_credentials",
-	    "SELECT id, password_hash FROM users WHERE username = $1" },
-	[STMT_DEVICE_INSERT] = { "device_insert",
-	    "INSERT INTO devices (user_id, name) VALUES ($1::uuid, $2) "
-	    "RETURNING id, (extract(epoch FROM created_at) * 1e6)::int8" },
-	[STMT_DEVICE_CHECK] = { "device_check",
-	    "SELECT last_seen < now() - interval '60 seconds' FROM devices "
-	    "WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL" },
-	[STMT_DEVICE_TOUCH] = { "device_touch",
-	    "UPDATE devices SET last_seen = now() WHERE id = $1::uuid" },
-	[STMT_DEVICE_LIST] = { "device_list",
-	    "SELECT id, name, (extract(epoch FROM created_at) * 1e6)::int8, "
-	    "(extract(epoch FROM last_seen) * 1e6)::int8 FROM devices "
-	    "WHERE user_id = $1::uuid AND revoked_at IS NULL ORDER BY created_at, id" },
-	[STMT_DEVICE_REVOKE] = { "device_revoke",
-	    "UPDATE devices SET revoked_at = now() "
-	    "WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL" },
-};
 
 struct store {
 	const struct settings	*cfg;
@@ -206,13 +175,13 @@ prepare(struct store *db, enum stmt s)
 	PGresult	*res;
 	enum err	 e;
 
-	res = PQprepare(db->conn, stmts[s].name, stmts[s].sql, 0, NULL);
+	res = PQprepare(db->conn, store_stmts[s].name, store_stmts[s].sql, 0, NULL);
 	if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
 		PQclear(res);
 		db->prepared[s] = true;
 		return ERR_OK;
 	}
-	e = map_error(db, stmts[s].name, res);
+	e = map_error(db, store_stmts[s].name, res);
 	PQclear(res);
 	return e == ERR_UNAVAILABLE ? e : ERR_INTERNAL;
 }
@@ -236,13 +205,13 @@ store_exec(struct ctx *ctx, enum stmt s, int nparams, const char *const *params,
 		if (e != ERR_OK)
 			return e;
 	}
-	res = PQexecPrepared(db->conn, stmts[s].name, nparams, params, NULL, NULL, 0);
+	res = PQexecPrepared(db->conn, store_stmts[s].name, nparams, params, NULL, NULL, 0);
 	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 		*out = res;
 		return ERR_OK;
 	}
-	e = map_error(db, stmts[s].name, res);
+	e = map_error(db, store_stmts[s].name, res);
 	PQclear(res);
 	return e;
 }
@@ -306,6 +275,20 @@ store_tx_begin(struct ctx *ctx)
 	if (e != ERR_OK)
 		return e;
 	e = run_simple(ctx->db, "BEGIN");
+	if (e == ERR_OK)
+		ctx->db->in_tx = true;
+	return e;
+}
+
+enum err
+store_tx_begin_snapshot(struct ctx *ctx)
+{
+	enum err	e;
+
+	e = ensure_conn(ctx->db);
+	if (e != ERR_OK)
+		return e;
+	e = run_simple(ctx->db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 	if (e == ERR_OK)
 		ctx->db->in_tx = true;
 	return e;

@@ -20,14 +20,53 @@ enum stmt {
 	STMT_DEVICE_TOUCH,
 	STMT_DEVICE_LIST,
 	STMT_DEVICE_REVOKE,
+	STMT_CHAT_DIRECT_FIND,
+	STMT_CHAT_DIRECT_CREATE,
+	STMT_CHAT_LOCK,
+	STMT_KEY_FIND,
+	STMT_MEMBER_CURRENT,
+	STMT_MESSAGE_EXISTS,
+	STMT_MESSAGE_INSERT,
+	STMT_PERIODS,
+	STMT_MESSAGES_DESC,
+	STMT_MESSAGES_ASC,
+	STMT_MESSAGE_ONE,
+	STMT_SEQ_BEFORE_TIME,
+	STMT_RECEIPTS,
+	STMT_CHAT_LIST,
+	STMT_FEED_POSITION,
+	STMT_READ_MOVE,
+	STMT_RECEIPT_RECORD,
+	STMT_GROUP_GET,
+	STMT_GROUP_MEMBERS,
+	STMT_GROUP_ROLE,
+	STMT_GROUP_CREATE,
+	STMT_GROUP_ADD_COUNTS,
+	STMT_GROUP_ADD,
+	STMT_GROUP_RENAME,
+	STMT_GROUP_SET_ROLE,
+	STMT_GROUP_ADMINS,
+	STMT_GROUP_REMOVE,
+	STMT_GROUP_SUCCESSION,
 	STMT__COUNT
 };
+
+struct store_stmt {
+	const char	*name;
+	const char	*sql;
+};
+extern const struct store_stmt store_stmts[STMT__COUNT];
 
 /* Runs a prepared statement (preparing it on first use on this connection) with text
  * parameters. On success *res holds the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK), to
  * be PQclear()ed by the caller. On failure it logs and maps the error; *res is NULL. */
 enum err	store_exec(struct ctx *, enum stmt, int nparams, const char *const *params,
 		    PGresult **res);
+/* Reads the message columns (MESSAGE_COLUMNS in stmts.c) starting at col. */
+void		 store_read_message(struct ctx *, const PGresult *, int row, int col,
+		    const char *chat_id, struct message *out);
+#define MESSAGE_NCOLS	8
+
 /* Copies a column of a result row into the ctx arena (NULL for SQL NULL). */
 const char	*store_text(struct ctx *, const PGresult *, int row, int col);
 int64_t		 store_int(const PGresult *, int row, int col);

@@ -32,6 +32,8 @@ bool		 store_migrate(const struct settings *cfg, const char *dir);
 enum err	 store_ping(struct ctx *);
 
 enum err	 store_tx_begin(struct ctx *);
+/* A read-only transaction whose statements all see one snapshot. */
+enum err	 store_tx_begin_snapshot(struct ctx *);
 enum err	 store_tx_commit(struct ctx *);
 void		 store_tx_rollback(struct ctx *);
 
@@ -67,5 +69,150 @@ enum err	 store_device_list(struct ctx *, const char *user_id, struct device **o
 		    size_t *count);
 /* Revokes a live device of user_id; ERR_NOT_FOUND when there is none. */
 enum err	 store_device_revoke(struct ctx *, const char *user_id, const char *device_id);
+
+/* ---------------------------------------------------------------- chats and messages */
+
+/* Chat-scoped reads and writes. A chat's writes happen in a transaction that first takes
+ * the chat's lock (store_chat_lock) and only then writes: the lock assigns no transaction
+ * id, so within a chat, transaction ids grow with seq (the event feed relies on it). */
+
+struct message {
+	const char	*chat_id;
+	int64_t		 seq;
+	const char	*sender_id;
+	const char	*kind;		/* text image video file */
+	const char	*content;	/* NULL when absent */
+	const char	*media_id;	/* NULL when absent */
+	int64_t		 reply_to_seq;	/* 0 when absent */
+	int64_t		 created_us;
+	const char	*status;	/* sent delivered read, as seen by the viewer */
+};
+
+struct message_new {
+	const char	*chat_id;
+	const char	*sender_id;
+	const char	*client_msg_id;
+	const char	*body_hash_hex;	/* SHA-256 of the request's fields, 64 hex digits */
+	const char	*kind;
+	const char	*content;
+	const char	*media_id;
+	int64_t		 reply_to_seq;
+};
+
+/* A user's membership period in a chat: it reads from_seq < seq <= to_seq. */
+struct period {
+	int64_t	from_seq;
+	int64_t	to_seq;		/* the chat's last seq while current */
+	int64_t	read_seq;
+	int64_t	delivered_seq;
+	bool	current;
+};
+
+/* The direct chat of two users, created (with both as members) on first use. */
+enum err	 store_direct_chat(struct ctx *, const char *user_a, const char *user_b,
+		    const char **chat_id);
+/* Takes the chat's transaction lock (inside store_tx_begin/commit). */
+enum err	 store_chat_lock(struct ctx *, const char *chat_id);
+/* The message of an idempotency key: ERR_NOT_FOUND when unused. */
+enum err	 store_message_key(struct ctx *, const char *sender_id, const char *client_msg_id,
+		    struct message *out, const char **body_hash_hex);
+/* ERR_OK when user_id is a current member of the chat, ERR_NOT_FOUND otherwise. */
+enum err	 store_member_current(struct ctx *, const char *chat_id, const char *user_id);
+/* ERR_OK when the chat has a message seq. */
+enum err	 store_message_exists(struct ctx *, const char *chat_id, int64_t seq);
+/* Appends a message (next seq, timestamps never decreasing) with its idempotency key.
+ * ERR_CONFLICT when the key exists. Inside a transaction holding the chat lock. */
+enum err	 store_message_insert(struct ctx *, const struct message_new *m, int64_t *seq,
+		    int64_t *created_us);
+/* The viewer's membership periods of the chat, newest first; *kind is "direct" or
+ * "group". ERR_NOT_FOUND when it never was a member. */
+enum err	 store_periods(struct ctx *, const char *chat_id, const char *user_id,
+		    struct period **out, size_t *count, const char **kind);
+/* Messages with lo < seq <= hi, newest first (desc) or oldest first, at most limit,
+ * with their status as the viewer sees it. */
+enum err	 store_message_range(struct ctx *, const char *chat_id, const char *viewer,
+		    int64_t lo, int64_t hi, bool desc, int64_t limit, struct message **out,
+		    size_t *count);
+/* One message with its status for the viewer; ERR_NOT_FOUND. */
+enum err	 store_message_get(struct ctx *, const char *chat_id, int64_t seq,
+		    const char *viewer, struct message *out);
+/* The seq of the last message earlier than the RFC 3339 time (0 when none). */
+enum err	 store_seq_before_time(struct ctx *, const char *chat_id, const char *rfc3339,
+		    int64_t *seq);
+
+struct receipt {
+	const char	*user_id;
+	const char	*status;
+	int64_t		 at_us;		/* 0 when unknown */
+};
+
+/* The state of each member other than the sender who can see message seq. */
+enum err	 store_receipts(struct ctx *, const char *chat_id, int64_t seq,
+		    const char *sender_id, struct receipt **out, size_t *count);
+
+struct chat_summary {
+	const char	*chat_id;
+	const char	*kind;
+	const char	*group_id;	/* groups */
+	const char	*peer_id;	/* direct chats */
+	const char	*name;
+	int64_t		 read_seq;
+	int64_t		 unread;
+	bool		 has_last;
+	struct message	 last;
+};
+
+/* Every chat of the user, most recent activity first, in one query; *cursor_xid is the
+ * event feed's position in the same snapshot. */
+enum err	 store_chat_list(struct ctx *, const char *user_id, struct chat_summary **out,
+		    size_t *count, uint64_t *cursor_xid);
+/* Moves the user's read pointer forward to seq (clamped to the last message) and
+ * records a receipt. *moved_to is the new pointer, 0 when it did not move. ERR_NOT_FOUND
+ * when the user is not a current member. */
+enum err	 store_read_move(struct ctx *, const char *chat_id, const char *user_id,
+		    int64_t seq, int64_t *moved_to);
+
+/* ---------------------------------------------------------------- groups */
+
+struct group_member {
+	const char	*user_id;
+	const char	*role;
+};
+
+struct chat_group {
+	const char		*id;
+	const char		*chat_id;
+	const char		*name;
+	const char		*owner_id;
+	struct group_member	*members;
+	size_t			 member_count;
+};
+
+/* A group without its members; ERR_NOT_FOUND. */
+enum err	 store_group_get(struct ctx *, const char *group_id, struct chat_group *out);
+/* Its members, longest-standing first. */
+enum err	 store_group_members(struct ctx *, struct chat_group *g);
+/* The role of user_id in the group; ERR_NOT_FOUND when not a member. */
+enum err	 store_group_role(struct ctx *, const char *group_id, const char *user_id,
+		    const char **role);
+/* Creates the group and its chat (inside a transaction). */
+enum err	 store_group_create(struct ctx *, const char *name, const char *owner_id,
+		    const char **group_id, const char **chat_id);
+/* Counts for an addition: current members, how many of ids are not members yet, and
+ * how many of ids exist as users. ids is a PostgreSQL array literal of uuids. */
+enum err	 store_group_add_counts(struct ctx *, const char *group_id, const char *ids,
+		    int64_t *members, int64_t *new_members, int64_t *existing);
+/* Adds the users of ids that are not members (with role), opening their periods at the
+ * chat's current seq and recording 'added' events. Under the chat lock. */
+enum err	 store_group_add(struct ctx *, const struct chat_group *g, const char *ids,
+		    const char *role);
+enum err	 store_group_rename(struct ctx *, const char *group_id, const char *name);
+enum err	 store_group_set_role(struct ctx *, const char *group_id, const char *user_id,
+		    const char *role);
+/* Number of admins of the group. */
+enum err	 store_group_admins(struct ctx *, const char *group_id, int64_t *admins);
+/* Removes a member: closes its period, records a 'removed' event, and if no admin is
+ * left makes the longest-standing member admin. ERR_NOT_FOUND when not a member. */
+enum err	 store_group_remove(struct ctx *, const struct chat_group *g, const char *user_id);
 
 #endif

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The statement table: every SQL text of the program that takes parameters, prepared
+ * once per connection on first use. Nothing else in the program builds SQL.
+ */
+#include "config.h"
+#include "internal.h"
+
+/* The columns of a message as store_read_message reads them, with its status as the
+ * viewer ($V) sees it: for its own messages the least advanced state among the other
+ * members who can see it, for others' messages its own state. */
+#define MESSAGE_STATUS(V) \
+	"CASE WHEN m.sender_id = " V " THEN (SELECT CASE " \
+	"WHEN bool_and(o.read_seq >= m.seq) THEN 'read' " \
+	"WHEN bool_and(o.delivered_seq >= m.seq) THEN 'delivered' ELSE 'sent' END " \
+	"FROM chat_members o WHERE o.chat_id = m.chat_id AND o.user_id <> m.sender_id " \
+	"AND o.from_seq < m.seq AND (o.to_seq IS NULL OR o.to_seq >= m.seq)) " \
+	"ELSE (SELECT CASE WHEN bool_or(v.read_seq >= m.seq) THEN 'read' " \
+	"WHEN bool_or(v.delivered_seq >= m.seq) THEN 'delivered' ELSE 'sent' END " \
+	"FROM chat_members v WHERE v.chat_id = m.chat_id AND v.user_id = " V " " \
+	"AND v.from_seq < m.seq AND (v.to_seq IS NULL OR v.to_seq >= m.seq)) END"
+#define MESSAGE_COLUMNS(V) \
+	"m.seq, m.sender_id, m.kind, m.content, m.media_id, m.reply_to_seq, " \
+	"(extract(epoch FROM m.created_at) * 1e6)::int8, " MESSAGE_STATUS(V)
+
+const struct store_stmt store_stmts[STMT__COUNT] = {
+	[STMT_PING] = { "ping", "SELECT 1" },
+	[STMT_USER_INSERT] = { "user_insert",
+	    "INSERT INTO users (username, display_name, password_hash) VALUES ($1, $2, $3) "
+	    "RETURNING id" },
+	[STMT_USER_BY_ID] = { "user_by_id",
+	    "SELECT id, username, display_name FROM users WHERE id = $1::uuid" },
+	[STMT_USER_BY_NAME] = { "user_by_name",
+	    "SELECT id, username, display_name FROM users WHERE username = $1" },
+	[STMT_USER_CREDENTIALS] = { "user_credentials",
+	    "SELECT id, password_hash FROM users WHERE username = $1" },
+	[STMT_DEVICE_INSERT] = { "device_insert",
+	    "INSERT INTO devices (user_id, name) VALUES ($1::uuid, $2) "
+	    "RETURNING id, (extract(epoch FROM created_at) * 1e6)::int8" },
+	[STMT_DEVICE_CHECK] = { "device_check",
+	    "SELECT last_seen < now() - interval '60 seconds' FROM devices "
+	    "WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL" },
+	[STMT_DEVICE_TOUCH] = { "device_touch",
+	    "UPDATE devices SET last_seen = now() WHERE id = $1::uuid" },
+	[STMT_DEVICE_LIST] = { "device_list",
+	    "SELECT id, name, (extract(epoch FROM created_at) * 1e6)::int8, "
+	    "(extract(epoch FROM last_seen) * 1e6)::int8 FROM devices "
+	    "WHERE user_id = $1::uuid AND revoked_at IS NULL ORDER BY created_at, id" },
+	[STMT_DEVICE_REVOKE] = { "device_revoke",
+	    "UPDATE devices SET revoked_at = now() "
+	    "WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL" },
+	[STMT_CHAT_DIRECT_FIND] = { "chat_direct_find",
+	    "SELECT id FROM chats WHERE user_a = $1::uuid AND user_b = $2::uuid" },
+	[STMT_CHAT_DIRECT_CREATE] = { "chat_direct_create",
+	    "WITH c AS (INSERT INTO chats (kind, user_a, user_b) "
+	    "VALUES ('direct', $1::uuid, $2::uuid) ON CONFLICT (user_a, user_b) DO NOTHING "
+	    "RETURNING id), "
+	    "m AS (INSERT INTO chat_members (chat_id, user_id, from_seq) "
+	    "SELECT c.id, u.id, 0 FROM c CROSS JOIN (VALUES ($1::uuid), ($2::uuid)) AS u (id)) "
+	    "SELECT id FROM c" },
+	[STMT_CHAT_LOCK] = { "chat_lock", "SELECT pg_advisory_xact_lock($1::int8)" },
+	[STMT_KEY_FIND] = { "key_find",
+	    "SELECT k.chat_id, encode(k.body_hash, 'hex'), " MESSAGE_COLUMNS("$1::uuid") " "
+	    "FROM message_keys k JOIN messages m ON m.chat_id = k.chat_id AND m.seq = k.seq "
+	    "WHERE k.sender_id = $1::uuid AND k.client_msg_id = $2" },
+	[STMT_MEMBER_CURRENT] = { "member_current",
+	    "SELECT 1 FROM chat_members WHERE chat_id = $1::uuid AND user_id = $2::uuid "
+	    "AND to_seq IS NULL" },
+	[STMT_MESSAGE_EXISTS] = { "message_exists",
+	    "SELECT 1 FROM messages WHERE chat_id = $1::uuid AND seq = $2::int8" },
+	/* The chat row update is the transaction's first write (after the chat lock). */
+	[STMT_MESSAGE_INSERT] = { "message_insert",
+	    "WITH c AS (UPDATE chats SET last_seq = last_seq + 1, "
+	    "last_activity = date_trunc('milliseconds', greatest(clock_timestamp(), last_activity)) "
+	    "WHERE id = $1::uuid RETURNING last_seq, last_activity), "
+	    "k AS (INSERT INTO message_keys (sender_id, client_msg_id, chat_id, seq, body_hash) "
+	    "SELECT $2::uuid, $3, $1::uuid, last_seq, decode($4, 'hex') FROM c), "
+	    "m AS (INSERT INTO messages (chat_id, seq, sender_id, kind, content, media_id, "
+	    "reply_to_seq, client_msg_id, created_at) "
+	    "SELECT $1::uuid, last_seq, $2::uuid, $5, $6, $7::uuid, $8::int8, $3, last_activity "
+	    "FROM c) "
+	    "SELECT last_seq, (extract(epoch FROM last_activity) * 1e6)::int8 FROM c" },
+	[STMT_PERIODS] = { "periods",
+	    "SELECT cm.from_seq, coalesce(cm.to_seq, c.last_seq), cm.read_seq, cm.delivered_seq, "
+	    "cm.to_seq IS NULL, c.kind FROM chat_members cm JOIN chats c ON c.id = cm.chat_id "
+	    "WHERE cm.chat_id = $1::uuid AND cm.user_id = $2::uuid ORDER BY cm.from_seq DESC" },
+	/* History pages: one partition, a range of the (chat_id, seq) primary key. */
+	[STMT_MESSAGES_DESC] = { "messages_desc",
+	    "SELECT " MESSAGE_COLUMNS("$5::uuid") " FROM messages m "
+	    "WHERE m.chat_id = $1::uuid AND m.seq > $2::int8 AND m.seq <= $3::int8 "
+	    "ORDER BY m.seq DESC LIMIT $4::int8" },
+	[STMT_MESSAGES_ASC] = { "messages_asc",
+	    "SELECT " MESSAGE_COLUMNS("$5::uuid") " FROM messages m "
+	    "WHERE m.chat_id = $1::uuid AND m.seq > $2::int8 AND m.seq <= $3::int8 "
+	    "ORDER BY m.seq ASC LIMIT $4::int8" },
+	[STMT_MESSAGE_ONE] = { "message_one",
+	    "SELECT " MESSAGE_COLUMNS("$3::uuid") " FROM messages m "
+	    "WHERE m.chat_id = $1::uuid AND m.seq = $2::int8" },
+	[STMT_SEQ_BEFORE_TIME] = { "seq_before_time",
+	    "SELECT seq FROM messages WHERE chat_id = $1::uuid AND created_at < $2::timestamptz "
+	    "ORDER BY created_at DESC, seq DESC LIMIT 1" },
+	[STMT_RECEIPTS] = { "receipts",
+	    "SELECT o.user_id, CASE WHEN o.read_seq >= $2::int8 THEN 'read' "
+	    "WHEN o.delivered_seq >= $2::int8 THEN 'delivered' ELSE 'sent' END, "
+	    "(extract(epoch FROM CASE "
+	    "WHEN o.read_seq >= $2::int8 THEN (SELECT r.created_at FROM receipts r "
+	    "WHERE r.chat_id = o.chat_id AND r.user_id = o.user_id AND r.status = 'read' "
+	    "AND r.seq >= $2::int8 ORDER BY r.seq LIMIT 1) "
+	    "WHEN o.delivered_seq >= $2::int8 THEN (SELECT r.created_at FROM receipts r "
+	    "WHERE r.chat_id = o.chat_id AND r.user_id = o.user_id AND r.seq >= $2::int8 "
+	    "ORDER BY r.created_at LIMIT 1) END) * 1e6)::int8 "
+	    "FROM chat_members o WHERE o.chat_id = $1::uuid AND o.user_id <> $3::uuid "
+	    "AND o.from_seq < $2::int8 AND (o.to_seq IS NULL OR o.to_seq >= $2::int8) "
+	    "ORDER BY o.user_id" },
+	/* Every chat of a user in one query: its latest period, the last visible message and
+	 * the number of others' messages after the read pointer. */
+	[STMT_CHAT_LIST] = { "chat_list",
+	    "SELECT c.id, c.kind, g.id, coalesce(g.name, p.display_name), p.id, cm.read_seq, "
+	    "coalesce(u.n, 0), lm.* FROM "
+	    "(SELECT DISTINCT ON (chat_id) chat_id, from_seq, to_seq, read_seq FROM chat_members "
+	    "WHERE user_id = $1::uuid ORDER BY chat_id, from_seq DESC) cm "
+	    "JOIN chats c ON c.id = cm.chat_id "
+	    "LEFT JOIN groups g ON g.chat_id = c.id "
+	    "LEFT JOIN users p ON c.kind = 'direct' AND "
+	    "p.id = CASE WHEN c.user_a = $1::uuid THEN c.user_b ELSE c.user_a END "
+	    "LEFT JOIN LATERAL (SELECT " MESSAGE_COLUMNS("$1::uuid") ", m.created_at AS at "
+	    "FROM messages m WHERE m.chat_id = c.id AND m.seq > cm.from_seq "
+	    "AND m.seq <= coalesce(cm.to_seq, c.last_seq) ORDER BY m.seq DESC LIMIT 1) lm ON true "
+	    "LEFT JOIN LATERAL (SELECT count(*) AS n FROM messages m WHERE m.chat_id = c.id "
+	    "AND m.seq > greatest(cm.read_seq, cm.from_seq) "
+	    "AND m.seq <= coalesce(cm.to_seq, c.last_seq) AND m.sender_id <> $1::uuid) u ON true "
+	    "WHERE c.kind = 'group' OR c.last_seq > 0 "
+	    "ORDER BY coalesce(lm.at, c.created_at) DESC, c.id" },
+	[STMT_FEED_POSITION] = { "feed_position",
+	    "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text" },
+	[STMT_READ_MOVE] = { "read_move",
+	    "UPDATE chat_members cm SET read_seq = t.target, "
+	    "delivered_seq = greatest(cm.delivered_seq, t.target) "
+	    "FROM (SELECT least($3::int8, c.last_seq) AS target FROM chats c "
+	    "WHERE c.id = $1::uuid) t "
+	    "WHERE cm.chat_id = $1::uuid AND cm.user_id = $2::uuid AND cm.to_seq IS NULL "
+	    "AND t.target > cm.read_seq RETURNING cm.read_seq" },
+	/* A move within 500 ms of the previous receipt of the same kind updates it. */
+	[STMT_RECEIPT_RECORD] = { "receipt_record",
+	    "WITH last AS (SELECT id FROM receipts WHERE chat_id = $1::uuid "
+	    "AND user_id = $2::uuid AND status = $3 "
+	    "AND created_at > now() - interval '500 milliseconds' ORDER BY seq DESC LIMIT 1), "
+	    "upd AS (UPDATE receipts r SET seq = greatest(r.seq, $4::int8), created_at = now(), "
+	    "xid = pg_current_xact_id() FROM last WHERE r.id = last.id RETURNING r.id) "
+	    "INSERT INTO receipts (chat_id, user_id, status, seq) "
+	    "SELECT $1::uuid, $2::uuid, $3, $4::int8 WHERE NOT EXISTS (SELECT 1 FROM upd)" },
+	[STMT_GROUP_GET] = { "group_get",
+	    "SELECT id, chat_id, name, owner_id FROM groups WHERE id = $1::uuid" },
+	[STMT_GROUP_MEMBERS] = { "group_members",
+	    "SELECT user_id, role FROM group_members WHERE group_id = $1::uuid "
+	    "ORDER BY joined_at, user_id" },
+	[STMT_GROUP_ROLE] = { "group_role",
+	    "SELECT role FROM group_members WHERE group_id = $1::uuid AND user_id = $2::uuid" },
+	[STMT_GROUP_CREATE] = { "group_create",
+	    "WITH c AS (INSERT INTO chats (kind) VALUES ('group') RETURNING id) "
+	    "INSERT INTO groups (chat_id, name, owner_id) SELECT id, $1, $2::uuid FROM c "
+	    "RETURNING id, chat_id" },
+	[STMT_GROUP_ADD_COUNTS] = { "group_add_counts",
+	    "SELECT (SELECT count(*) FROM group_members WHERE group_id = $1::uuid), "
+	    "(SELECT count(DISTINCT u) FROM unnest($2::uuid[]) u WHERE NOT EXISTS "
+	    "(SELECT 1 FROM group_members WHERE group_id = $1::uuid AND user_id = u)), "
+	    "(SELECT count(*) FROM users WHERE id = ANY ($2::uuid[]))" },
+	/* Members join at the chat's current seq: they read what is sent from now on. */
+	[STMT_GROUP_ADD] = { "group_add",
+	    "WITH s AS (SELECT last_seq FROM chats WHERE id = $2::uuid), "
+	    "u AS (SELECT DISTINCT ON (id) id, ord FROM unnest($3::uuid[]) WITH ORDINALITY "
+	    "AS t (id, ord) ORDER BY id, ord), "
+	    "gm AS (INSERT INTO group_members (group_id, user_id, role, joined_at) "
+	    "SELECT $1::uuid, u.id, $4, clock_timestamp() + u.ord * interval '1 microsecond' "
+	    "FROM u ORDER BY u.ord ON CONFLICT DO NOTHING RETURNING user_id), "
+	    "cm AS (INSERT INTO chat_members (chat_id, user_id, from_seq) "
+	    "SELECT $2::uuid, gm.user_id, s.last_seq FROM gm, s), "
+	    "ev AS (INSERT INTO member_events (chat_id, group_id, user_id, action, at_seq) "
+	    "SELECT $2::uuid, $1::uuid, gm.user_id, 'added', s.last_seq FROM gm, s) "
+	    "SELECT count(*) FROM gm" },
+	[STMT_GROUP_RENAME] = { "group_rename",
+	    "UPDATE groups SET name = $2 WHERE id = $1::uuid" },
+	[STMT_GROUP_SET_ROLE] = { "group_set_role",
+	    "UPDATE group_members SET role = $3 WHERE group_id = $1::uuid AND user_id = $2::uuid" },
+	[STMT_GROUP_ADMINS] = { "group_admins",
+	    "SELECT count(*) FROM group_members WHERE group_id = $1::uuid AND role = 'admin'" },
+	[STMT_GROUP_REMOVE] = { "group_remove",
+	    "WITH s AS (SELECT last_seq FROM chats WHERE id = $2::uuid), "
+	    "d AS (DELETE FROM group_members WHERE group_id = $1::uuid AND user_id = $3::uuid "
+	    "RETURNING user_id), "
+	    "p AS (UPDATE chat_members SET to_seq = s.last_seq FROM s, d "
+	    "WHERE chat_id = $2::uuid AND chat_members.user_id = d.user_id AND to_seq IS NULL), "
+	    "ev AS (INSERT INTO member_events (chat_id, group_id, user_id, action, at_seq) "
+	    "SELECT $2::uuid, $1::uuid, d.user_id, 'removed', s.last_seq FROM d, s) "
+	    "SELECT count(*) FROM d" },
+	[STMT_GROUP_SUCCESSION] = { "group_succession",
+	    "UPDATE group_members SET role = 'admin' WHERE group_id = $1::uuid AND user_id = "
+	    "(SELECT user_id FROM group_members WHERE group_id = $1::uuid "
+	    "ORDER BY joined_at, user_id LIMIT 1) "
+	    "AND NOT EXISTS (SELECT 1 FROM group_members WHERE group_id = $1::uuid "
+	    "AND role = 'admin')" },
+};
