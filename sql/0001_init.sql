@@ -22,7 +22,9 @@ CREATE TABLE devices (
 	name		text NOT NULL CHECK (char_length(name) BETWEEN 1 AND 64),
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	last_seen	timestamptz NOT NULL DEFAULT now(),
-	revoked_at	timestamptz
+	revoked_at	timestamptz,
+	-- the event feed position this device last acknowledged (its poll's cursor)
+	acked_xid	xid8 NOT NULL DEFAULT '0'
 );
 CREATE INDEX devices_user_live ON devices (user_id, created_at) WHERE revoked_at IS NULL;
 
@@ -164,15 +166,17 @@ CREATE TABLE member_events (
 );
 CREATE INDEX member_events_chat_xid ON member_events (chat_id, xid);
 
--- Receipts: a user's delivered or read pointer in a chat moved up to seq. One row per
--- move, except that a move within 500 ms of the previous one of the same (chat, user,
--- status) updates that row (the latest state wins). The receipts endpoint takes a
--- message's delivered/read time from the first row that covers it.
+-- Receipts: a user's delivered or read pointer in a chat moved from from_seq up to seq.
+-- One row per move, except that a read move within 500 ms of the previous one updates
+-- that row (the latest state wins). The receipt event goes to the members who sent a
+-- message in (from_seq, seq]. The receipts endpoint takes a message's delivered/read
+-- time from the first row that covers it.
 CREATE TABLE receipts (
 	id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	chat_id		uuid NOT NULL REFERENCES chats (id),
 	user_id		uuid NOT NULL,
 	status		text NOT NULL CHECK (status IN ('delivered', 'read')),
+	from_seq	bigint NOT NULL DEFAULT 0,
 	seq		bigint NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	xid		xid8 NOT NULL DEFAULT pg_current_xact_id()

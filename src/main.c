@@ -23,6 +23,8 @@
 
 #include "auth/auth.h"
 #include "base/log.h"
+#include "bus/bus.h"
+#include "chat/chat.h"
 #include "fcgi/fcgi.h"
 #include "settings.h"
 #include "store/store.h"
@@ -121,7 +123,11 @@ serve(struct settings *cfg)
 		die("socket", err);
 	drop_privileges(cfg->user);
 	password_pool_start(cfg->hash_threads, cfg->hash_queue);
+	chat_feed_naive = cfg->feed_naive != 0;
+	if (chat_feed_naive)
+		log_warn("CHAT_FEED_NAIVE is set: the event feed can lose events (tests only)");
 	fcgi_start(fd, cfg);
+	bus_listen_start(cfg, fcgi_wake_users, fcgi_redis_state);
 	log_info("chatd %s serving on %s with %u threads", PACKAGE_VERSION, cfg->socket_path,
 	    cfg->threads);
 	sigdelset(&set, SIGUSR2);
@@ -132,6 +138,7 @@ serve(struct settings *cfg)
 	log_info("signal %d: finishing in-flight requests", sig);
 	close(fd);
 	fcgi_stop();
+	bus_listen_stop();
 	password_pool_stop();
 	log_info("stopped");
 	return 0;
@@ -164,6 +171,8 @@ main(int argc, char *argv[])
 	}
 	if (!settings_load(&cfg, file, err, sizeof(err)))
 		die("configuration", err);
+	if (cfg.instance == NULL)
+		settings_default_instance(&cfg);
 	if (log_open(cfg.log_path) != 0)
 		die("log", "cannot open the log file");
 	rc = do_migrate ? migrate(&cfg) : serve(&cfg);

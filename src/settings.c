@@ -59,6 +59,9 @@ static const struct key keys[] = {
 	{ "login_window", K_UINT, S(login_window_s), "900", 1, 86400 },
 	{ "pg_timeout_ms", K_UINT, S(pg_timeout_ms), "5000", 100, 600000 },
 	{ "redis_timeout_ms", K_UINT, S(redis_timeout_ms), "500", 50, 60000 },
+	{ "max_held", K_UINT, S(max_held), "10000", 1, 1000000 },
+	{ "poll_threads", K_UINT, S(poll_threads), "4", 1, 256 },
+	{ "feed_naive", K_UINT, S(feed_naive), "0", 0, 1 },
 };
 #undef S
 
@@ -282,6 +285,22 @@ settings_load_secret(struct settings *s, char *err, size_t errlen)
 		return false;
 	}
 	return true;
+}
+
+void
+settings_default_instance(struct settings *s)
+{
+	char	host[64];
+	char	name[96];
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "chatd");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(name, sizeof(name), "%s-%ld", host, (long)getpid());
+	free(s->instance);
+	s->instance = strdup(name);
+	if (s->instance == NULL)
+		abort();
 }
 
 void

@@ -38,6 +38,9 @@ struct settings {
 	unsigned	 login_window_s;	/* CHAT_LOGIN_WINDOW */
 	unsigned	 pg_timeout_ms;		/* statement timeout */
 	unsigned	 redis_timeout_ms;
+	unsigned	 max_held;		/* CHAT_MAX_HELD: held polls per process */
+	unsigned	 poll_threads;		/* CHAT_POLL_THREADS: threads answering them */
+	unsigned	 feed_naive;		/* CHAT_FEED_NAIVE: test-only lossy reader */
 };
 
 /* Fills s with defaults, then the file at path (if not NULL), then the environment.
@@ -48,6 +51,8 @@ const char *settings_missing(const struct settings *s);
 /* Loads or creates the JWT key (CHAT_JWT_SECRET, else var_dir/jwt.key made with 48 random
  * bytes). False with a message when it is shorter than 32 bytes or cannot be made. */
 bool	settings_load_secret(struct settings *s, char *err, size_t errlen);
+/* Names the process <host>-<pid> when CHAT_INSTANCE is not set. */
+void	settings_default_instance(struct settings *s);
 void	settings_fini(struct settings *s);
 
 #endif

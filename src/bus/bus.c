@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "bus.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,10 +100,8 @@ conn(struct bus *b)
 	return b->c;
 }
 
-/* Runs a command given as argv; NULL (and a dropped connection) on any failure. The
- * caller frees the reply. An error reply is returned as such. */
-static redisReply *
-command(struct bus *b, int argc, const char **argv)
+redisReply *
+bus_command(struct bus *b, int argc, const char **argv, const size_t *lens)
 {
 	redisContext	*c;
 	redisReply	*r;
@@ -110,7 +109,9 @@ command(struct bus *b, int argc, const char **argv)
 	c = conn(b);
 	if (c == NULL)
 		return NULL;
-	r = redisCommandArgv(c, argc, argv, NULL);
+	r = redisCommandArgv(c, argc, argv, lens);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		log_warn("redis: %s: %s", argv[0], r->str);
 	if (r == NULL) {
 		log_warn("redis: %s: %s", argv[0], c->errstr);
 		redisFree(c);
@@ -126,7 +127,7 @@ bus_ping(struct ctx *ctx)
 	redisReply	*r;
 	bool		 ok;
 
-	r = command(ctx->bus, 1, argv);
+	r = bus_command(ctx->bus, 1, argv, NULL);
 	ok = r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
 	if (r != NULL)
 		freeReplyObject(r);
@@ -163,7 +164,7 @@ ttl_of(struct bus *b, const char *k, unsigned window)
 	redisReply	*r;
 	long long	 ttl;
 
-	r = command(b, 2, argv);
+	r = bus_command(b, 2, argv, NULL);
 	ttl = r != NULL ? int_of(r) : 0;
 	if (r != NULL)
 		freeReplyObject(r);
@@ -182,7 +183,7 @@ bus_login_allowed(struct ctx *ctx, const char *username, const char *addr)
 
 	key(ku, sizeof(ku), 'u', username);
 	key(ka, sizeof(ka), 'a', addr != NULL ? addr : "-");
-	r = command(ctx->bus, 3, argv);
+	r = bus_command(ctx->bus, 3, argv, NULL);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
 		/* Throttling fails open: losing Redis must not lock every user out. */
 		if (r != NULL)
@@ -217,7 +218,7 @@ count_failure(struct bus *b, const char *k, unsigned window)
 	redisReply	*r;
 
 	snprintf(win, sizeof(win), "%u", window);
-	r = command(b, 5, argv);
+	r = bus_command(b, 5, argv, NULL);
 	if (r != NULL)
 		freeReplyObject(r);
 }
@@ -241,7 +242,7 @@ bus_login_succeeded(struct ctx *ctx, const char *username)
 	redisReply	*r;
 
 	key(k, sizeof(k), 'u', username);
-	r = command(ctx->bus, 2, argv);
+	r = bus_command(ctx->bus, 2, argv, NULL);
 	if (r != NULL)
 		freeReplyObject(r);
 }
@@ -279,7 +280,7 @@ bus_rate_take(struct ctx *ctx, const char *user_id)
 	snprintf(k, sizeof(k), "rate:send:%s", user_id);
 	snprintf(rate, sizeof(rate), "%u", ctx->cfg->rate_limit);
 	snprintf(burst, sizeof(burst), "%u", ctx->cfg->rate_limit * 5);
-	r = command(ctx->bus, 6, argv);
+	r = bus_command(ctx->bus, 6, argv, NULL);
 	if (r == NULL)
 		return ERR_OK;
 	wait_ms = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;

@@ -9,6 +9,7 @@
 #define CHAT_BUS_BUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "base/err.h"
 #include "ctx.h"
@@ -34,5 +35,30 @@ void		 bus_login_succeeded(struct ctx *, const char *username);
  * unlimited): ERR_RATE_LIMITED with ctx->retry_after_s when empty. Fails open while
  * Redis is down (sends keep working on PostgreSQL alone). */
 enum err	 bus_rate_take(struct ctx *, const char *user_id);
+
+/* ---------------------------------------------------------------- long-poll wake-ups
+ *
+ * The session registry: Redis hash reg:<user> maps each process that holds a poll of the
+ * user to an expiry time. A change wakes its users with one script call that looks up
+ * their processes and publishes one message per process on wake:<instance>, naming the
+ * users. Each process listens on its own channel only. A wake-up is a hint: polls read
+ * PostgreSQL, and a lost hint delays an event (until the next wake or re-read), never
+ * loses it. */
+
+/* Records that this process holds a poll of user_id (for ttl_s seconds). */
+void		 bus_registry_hold(struct ctx *, const char *user_id, unsigned ttl_s);
+/* Wakes the polls of the users, wherever they are held. */
+void		 bus_wake(struct ctx *, const char *const *user_ids, size_t count);
+
+/* Called by the listener thread: the users named by a wake-up. */
+typedef void	 bus_wake_fn(const char *const *user_ids, size_t count);
+/* Called when the listener (re)connects (wake everything: hints may have been lost)
+ * and when it loses Redis (down = true: polls must re-read on their own). */
+typedef void	 bus_state_fn(bool down);
+
+/* Starts the listener thread on wake:<cfg->instance>. */
+void		 bus_listen_start(const struct settings *cfg, bus_wake_fn *on_wake,
+		    bus_state_fn *on_state);
+void		 bus_listen_stop(void);
 
 #endif

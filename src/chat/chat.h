@@ -96,6 +96,30 @@ enum err	 chat_message_show(struct ctx *, const char *message_id, struct message
 enum err	 chat_message_receipts(struct ctx *, const char *message_id,
 		    struct receipt **out, size_t *count);
 
+/* ---------------------------------------------------------------- events */
+
+struct event_page {
+	struct event	*events;
+	size_t		 count;
+	uint64_t	 next;		/* the cursor position after these events */
+};
+
+/* The current feed position (for a poll without a cursor). */
+enum err	 chat_events_position(struct ctx *, uint64_t *position);
+/* Acknowledges the device's position (delivered receipts) and reads the caller's events
+ * after it: at most limit, but never a transaction cut in two. ERR_CURSOR_EXPIRED for
+ * a position this database never reached. */
+enum err	 chat_events_read(struct ctx *, uint64_t after, uint32_t limit,
+		    struct event_page *out);
+/* Wakes the polls of everyone who hears of a change in the chat (plus `also`). */
+void		 chat_notify(struct ctx *, const char *chat_id, const char *also);
+/* Test-only: read the feed the naive way (CHAT_FEED_NAIVE=1) to show the difference. */
+extern bool	 chat_feed_naive;
+
+/* Moves the caller's read pointer forward (receipt events follow). ERR_NOT_FOUND when
+ * not a current member. */
+enum err	 chat_read(struct ctx *, const char *chat_id, int64_t seq);
+
 /* ---------------------------------------------------------------- groups */
 
 /* Creates a group with the caller as admin and member_ids as members. ERR_NOT_FOUND for

@@ -148,6 +148,7 @@ chat_group_create(struct ctx *ctx, const char *name, const char *const *member_i
 	e = finish(ctx, e);
 	if (e != ERR_OK)
 		return e;
+	chat_notify(ctx, out->chat_id, NULL);
 	return store_group_members(ctx, out);
 }
 
@@ -196,6 +197,7 @@ chat_group_add(struct ctx *ctx, const char *group_id, const char *const *user_id
 	e = finish(ctx, e);
 	if (e != ERR_OK)
 		return e;
+	chat_notify(ctx, out->chat_id, NULL);
 	return store_group_members(ctx, out);
 }
 
@@ -242,5 +244,8 @@ chat_group_remove(struct ctx *ctx, const char *group_id, const char *user_id)
 	e = locked(ctx, &g);
 	if (e == ERR_OK)
 		e = store_group_remove(ctx, &g, user_id);
-	return finish(ctx, e);
+	e = finish(ctx, e);
+	if (e == ERR_OK)
+		chat_notify(ctx, g.chat_id, user_id);
+	return e;
 }

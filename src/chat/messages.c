@@ -178,7 +178,10 @@ chat_message_send(struct ctx *ctx, const struct message_draft *d, struct message
 		}
 		/* An error here leaves the outcome unknown: 503, and the client's retry
 		 * with the same client_msg_id finds out. */
-		return store_tx_commit(ctx);
+		e = store_tx_commit(ctx);
+		if (e == ERR_OK)
+			chat_notify(ctx, chat_id, NULL);
+		return e;
 	}
 	return ERR_UNAVAILABLE;
 }
@@ -288,4 +291,16 @@ chat_message_receipts(struct ctx *ctx, const char *message_id, struct receipt **
 	if (e != ERR_OK)
 		return e;
 	return store_receipts(ctx, m.chat_id, m.seq, m.sender_id, out, count);
+}
+
+enum err
+chat_read(struct ctx *ctx, const char *chat_id, int64_t seq)
+{
+	int64_t		moved;
+	enum err	e;
+
+	e = store_read_move(ctx, chat_id, ctx->user_id, seq, &moved);
+	if (e == ERR_OK && moved > 0)
+		chat_notify(ctx, chat_id, NULL);
+	return e;
 }

@@ -19,7 +19,12 @@ int	fcgi_listen(const char *path, const char *group, char *err, size_t errlen);
 void	fcgi_init(void);
 /* Starts cfg->threads workers on listen_fd. */
 void	fcgi_start(int listen_fd, const struct settings *cfg);
-/* Stops accepting, lets in-flight requests finish, joins the workers. */
+/* Stops accepting, lets in-flight requests finish, answers every held poll (with what
+ * it has), joins the threads. */
 void	fcgi_stop(void);
+/* Wake-up entry points for the Redis listener: the users named by a wake-up, and the
+ * listener's state (up again: every held poll reads again; down: re-read every second). */
+void	fcgi_wake_users(const char *const *user_ids, size_t count);
+void	fcgi_redis_state(bool down);
 
 #endif

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 #include "fcgi.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,10 +44,7 @@ struct worker {
 	pthread_t		 thread;
 	unsigned		 index;
 	int			 listen_fd;
-	const struct settings	*cfg;
-	struct arena		*arena;
-	struct store		*db;
-	struct bus		*bus;
+	struct worker_res	 res;
 	atomic_bool		 in_accept;	/* blocked in accept(): safe to interrupt */
 	atomic_bool		 done;
 };
@@ -196,30 +194,84 @@ log_request(const struct req *rq)
 	    (long long)(text_mono_us() - rq->start_us));
 }
 
-static void
+void
+worker_res_init(struct worker_res *res, const struct settings *cfg)
+{
+	res->cfg = cfg;
+	res->arena = arena_new();
+	res->db = store_open(cfg);
+	res->bus = bus_open(cfg);
+}
+
+void
+worker_res_fini(struct worker_res *res)
+{
+	store_close(res->db);
+	bus_close(res->bus);
+	arena_free(res->arena);
+}
+
+void
+fcgi_req_init(struct req *rq, struct worker_res *res, FCGX_Request *r)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->start_us = text_mono_us();
+	rq->io = &fcgi_io;
+	rq->io_arg = r;
+	rq->ctx.arena = res->arena;
+	rq->ctx.db = res->db;
+	rq->ctx.bus = res->bus;
+	rq->ctx.cfg = res->cfg;
+}
+
+void
+fcgi_req_finish(struct req *rq, FCGX_Request *r, enum err e)
+{
+	/* A failure inside a transaction must not leave it open on the connection. */
+	store_tx_rollback(&rq->ctx);
+	http_finish(rq, e);
+	FCGX_Finish_r(r);
+	log_request(rq);
+}
+
+/* Serves one request; true when it was handed to the park (which now owns r). */
+static bool
 handle(struct worker *w, FCGX_Request *r)
 {
 	struct req	rq;
 	enum err	e;
 
-	memset(&rq, 0, sizeof(rq));
-	rq.start_us = text_mono_us();
-	rq.io = &fcgi_io;
-	rq.io_arg = r;
-	rq.ctx.arena = w->arena;
-	rq.ctx.db = w->db;
-	rq.ctx.bus = w->bus;
-	rq.ctx.cfg = w->cfg;
+	fcgi_req_init(&rq, &w->res, r);
 	if (!read_params(&rq, r))
 		e = req_fail(&rq, ERR_BAD_REQUEST, "bad Content-Length");
 	else
 		e = router_dispatch(&rq);
-	/* A failure inside a transaction must not leave it open on the connection. */
-	store_tx_rollback(&rq.ctx);
-	http_finish(&rq, e);
-	FCGX_Finish_r(r);
-	log_request(&rq);
-	arena_reset(w->arena);
+	if (e == ERR_OK && rq.hold_requested) {
+		store_tx_rollback(&rq.ctx);
+		if (park_add(r, &rq.hold, rq.start_us)) {
+			arena_reset(w->res.arena);
+			return true;
+		}
+		rq.ctx.retry_after_s = 2;
+		e = req_fail(&rq, ERR_UNAVAILABLE, "too many held polls, retry shortly");
+	}
+	fcgi_req_finish(&rq, r, e);
+	arena_reset(w->res.arena);
+	return false;
+}
+
+/* A request object of its own for each request that may be held (libfcgi's
+ * FCGX_Accept_r finishes whatever the object it is given holds). */
+static FCGX_Request *
+new_request(int listen_fd)
+{
+	FCGX_Request	*r;
+
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		abort();
+	FCGX_InitRequest(r, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	return r;
 }
 
 static void
@@ -232,27 +284,29 @@ static void *
 worker_main(void *arg)
 {
 	struct worker	*w;
-	FCGX_Request	 r;
+	FCGX_Request	*r;
 	sigset_t	 set;
 
 	w = arg;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	FCGX_InitRequest(&r, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	r = new_request(w->listen_fd);
 	for (;;) {
 		atomic_store(&w->in_accept, true);
 		if (atomic_load(&pool.stopping))
 			break;
-		if (FCGX_Accept_r(&r) < 0) {
+		if (FCGX_Accept_r(r) < 0) {
 			if (atomic_load(&pool.stopping))
 				break;
 			continue;
 		}
 		atomic_store(&w->in_accept, false);
-		handle(w, &r);
+		if (handle(w, r))
+			r = new_request(w->listen_fd);
 	}
-	FCGX_Free(&r, 1);
+	FCGX_Free(r, 1);
+	free(r);
 	atomic_store(&w->done, true);
 	return NULL;
 }
@@ -262,6 +316,9 @@ fcgi_init(void)
 {
 	struct sigaction	sa;
 
+	/* Finishing a request need not wait for the web server to close its end: on a unix
+	 * socket every byte written is already queued for it (LIBRARIES.md §2.1). */
+	setenv("LIBFCGI_OS_CLOSE_POLL_TIMEOUT", "0", 0);
 	if (FCGX_Init() != 0) {
 		log_error("libfcgi cannot start");
 		exit(1);
@@ -279,6 +336,7 @@ fcgi_start(int listen_fd, const struct settings *cfg)
 	struct worker	*w;
 	unsigned	 i;
 
+	park_start(cfg);
 	pool.count = cfg->threads;
 	pool.workers = calloc(pool.count, sizeof(*pool.workers));
 	if (pool.workers == NULL)
@@ -287,10 +345,7 @@ fcgi_start(int listen_fd, const struct settings *cfg)
 		w = &pool.workers[i];
 		w->index = i;
 		w->listen_fd = listen_fd;
-		w->cfg = cfg;
-		w->arena = arena_new();
-		w->db = store_open(cfg);
-		w->bus = bus_open(cfg);
+		worker_res_init(&w->res, cfg);
 		atomic_init(&w->done, false);
 		atomic_init(&w->in_accept, false);
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
@@ -329,11 +384,22 @@ fcgi_stop(void)
 	for (i = 0; i < pool.count; i++) {
 		w = &pool.workers[i];
 		pthread_join(w->thread, NULL);
-		store_close(w->db);
-		bus_close(w->bus);
-		arena_free(w->arena);
+		worker_res_fini(&w->res);
 	}
 	free(pool.workers);
 	pool.workers = NULL;
 	pool.count = 0;
+	park_drain();
+}
+
+void
+fcgi_wake_users(const char *const *user_ids, size_t count)
+{
+	park_wake_users(user_ids, count);
+}
+
+void
+fcgi_redis_state(bool down)
+{
+	park_redis_state(down);
 }

@@ -61,7 +61,6 @@ handle_chat_read(struct req *rq)
 	json_object	*body;
 	const char	*chat_id;
 	int64_t		 seq;
-	int64_t		 moved;
 	bool		 present;
 	enum err	 e;
 
@@ -73,7 +72,7 @@ handle_chat_read(struct req *rq)
 	chat_id = req_param(rq, "chat_id");
 	if (!text_id_valid(chat_id))
 		return req_fail(rq, ERR_NOT_FOUND, "chat not found");
-	e = store_read_move(&rq->ctx, chat_id, rq->ctx.user_id, seq, &moved);
+	e = chat_read(&rq->ctx, chat_id, seq);
 	if (e == ERR_NOT_FOUND)
 		return req_fail(rq, e, "chat not found");
 	if (e != ERR_OK)

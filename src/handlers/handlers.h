@@ -24,6 +24,8 @@ handler_fn	handle_group_message_create;
 handler_fn	handle_message_list;
 handler_fn	handle_message_show;
 handler_fn	handle_message_receipts;
+handler_fn	handle_event_poll;
+handler_fn	handle_event_resume;
 handler_fn	handle_chat_list;
 handler_fn	handle_chat_read;
 handler_fn	handle_group_create;

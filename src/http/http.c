@@ -6,6 +6,7 @@
 #include "config.h"
 #include "http.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -151,6 +152,22 @@ req_body(struct req *rq, size_t max_bytes, const char **buf, size_t *len)
 	*buf = data;
 	*len = want;
 	return ERR_OK;
+}
+
+static atomic_uint	hold_count;
+static atomic_uint	hold_max;
+
+bool
+http_hold_room(void)
+{
+	return atomic_load(&hold_count) < atomic_load(&hold_max);
+}
+
+void
+http_hold_count_set(unsigned held, unsigned max)
+{
+	atomic_store(&hold_count, held);
+	atomic_store(&hold_max, max);
 }
 
 enum err

@@ -39,6 +39,16 @@ struct req_io {
 
 #define REQ_MAX_PARAMS	4
 
+/* What a held (parked) long-poll keeps: well under 1 KB beside libfcgi's buffers. */
+struct hold {
+	char		user_id[37];
+	char		device_id[37];
+	uint64_t	cursor;
+	uint32_t	limit;
+	int64_t		deadline_us;	/* monotonic */
+	int64_t		read_start_us;	/* monotonic: when its last read began */
+};
+
 struct route;
 
 struct req {
@@ -69,6 +79,12 @@ struct req {
 	size_t			 body_len;
 	const char		*error_message;	/* public message of a failure */
 	bool			 finished;
+
+	/* Long-polls: a handler asks for the request to be held; a held request comes
+	 * back (hold_final when its time is up) through router_resume. */
+	bool			 hold_requested;
+	bool			 hold_final;
+	struct hold		 hold;
 };
 
 /* Parses a method name (case-sensitive, as HTTP is). */
@@ -91,6 +107,10 @@ enum err	 req_fail(struct req *rq, enum err e, const char *message);
 enum err	 reply_body(struct req *rq, int status, const char *body, size_t len);
 /* Buffers a response without a body (204). Returns ERR_OK. */
 enum err	 reply_empty(struct req *rq, int status);
+/* Capacity of the held-request set, kept by the FastCGI layer: true while another
+ * request may be held. */
+bool		 http_hold_room(void);
+void		 http_hold_count_set(unsigned held, unsigned max);
 /* Writes the buffered response, or the error response of e when e != ERR_OK. */
 void		 http_finish(struct req *rq, enum err e);
 

@@ -40,13 +40,56 @@ jparse(const char *buf, size_t len)
 	return obj;
 }
 
+/* The value of the \uXXXX escape at s (s[0] == '\\'), or -1. */
+static long
+escape_value(const char *s, size_t avail)
+{
+	long	v;
+	size_t	i;
+	int	d;
+
+	if (avail < 6 || s[1] != 'u')
+		return -1;
+	v = 0;
+	for (i = 2; i < 6; i++) {
+		d = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' :
+		    s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 :
+		    s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* A \u escape of a UTF-16 surrogate must be a high one followed by a low one: json-c
+ * turns a lone surrogate into U+FFFD instead of refusing it. Returns the bytes of the
+ * escape sequence to skip (less one), or 0 when it is a lone surrogate. */
+static size_t
+check_escape(const char *s, size_t avail)
+{
+	long	v;
+	long	lo;
+
+	v = escape_value(s, avail);
+	if (v < 0xD800 || v > 0xDFFF)
+		return 1;
+	if (v >= 0xDC00)
+		return 0;
+	lo = avail > 6 && s[6] == '\\' ? escape_value(s + 6, avail - 6) : -1;
+	if (lo < 0xDC00 || lo > 0xDFFF)
+		return 0;
+	return 11;
+}
+
 /* What json-c 0.16 accepts beyond JSON even in STRICT mode: single-quoted strings,
- * NaN and Infinity, raw control characters inside strings. Outside strings JSON has
- * only punctuation, white space, numbers and the words true, false and null. */
+ * NaN and Infinity, raw control characters inside strings, lone surrogates. Outside
+ * strings JSON has only punctuation, white space, numbers and true, false and null. */
 static bool
 plain_json(const char *buf, size_t len)
 {
 	size_t	i;
+	size_t	skip;
 	bool	in_string;
 	char	c;
 
@@ -56,9 +99,12 @@ plain_json(const char *buf, size_t len)
 		if (in_string) {
 			if ((unsigned char)c < 0x20)
 				return false;
-			if (c == '\\')
-				i++;
-			else if (c == '"')
+			if (c == '\\') {
+				skip = check_escape(buf + i, len - i);
+				if (skip == 0)
+					return false;
+				i += skip;
+			} else if (c == '"')
 				in_string = false;
 			continue;
 		}

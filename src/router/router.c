@@ -37,6 +37,7 @@ static const struct route routes[] = {
 	{ M_GET, "/v1/messages", handle_message_list, R_AUTH },
 	{ M_GET, "/v1/messages/{message_id}", handle_message_show, R_AUTH },
 	{ M_GET, "/v1/messages/{message_id}/receipts", handle_message_receipts, R_AUTH },
+	{ M_GET, "/v1/events", handle_event_poll, R_AUTH },
 	{ M_GET, "/v1/chats", handle_chat_list, R_AUTH },
 	{ M_POST, "/v1/chats/{chat_id}/read", handle_chat_read, R_AUTH | R_JSON },
 	{ M_POST, "/v1/groups", handle_group_create, R_AUTH | R_JSON },
@@ -166,4 +167,13 @@ router_dispatch(struct req *rq)
 			return e;
 	}
 	return r->fn(rq);
+}
+
+enum err
+router_resume(struct req *rq)
+{
+	/* The device may have logged out while the request was held. */
+	rq->ctx.user_id = rq->hold.user_id;
+	rq->ctx.device_id = rq->hold.device_id;
+	return handle_event_resume(rq);
 }

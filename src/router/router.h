@@ -17,4 +17,8 @@ enum route_flag {
 /* Routes the request and returns the handler's outcome. */
 enum err	router_dispatch(struct req *rq);
 
+/* Answers a held request again (its hold is in rq->hold; rq->hold_final when its time
+ * is up): writes a response, or sets rq->hold_requested to keep holding it. */
+enum err	router_resume(struct req *rq);
+
 #endif

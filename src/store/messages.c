@@ -372,11 +372,13 @@ enum err
 store_read_move(struct ctx *ctx, const char *chat_id, const char *user_id, int64_t seq,
     int64_t *moved_to)
 {
-	const char	*params[4];
+	const char	*params[5];
 	PGresult	*res;
+	int64_t		 old;
 	enum err	 e;
 
 	*moved_to = 0;
+	old = 0;
 	e = store_member_current(ctx, chat_id, user_id);
 	if (e != ERR_OK)
 		return e;
@@ -391,13 +393,16 @@ store_read_move(struct ctx *ctx, const char *chat_id, const char *user_id, int64
 		store_tx_rollback(ctx);
 		return e;
 	}
-	if (PQntuples(res) == 1)
+	if (PQntuples(res) == 1) {
 		*moved_to = store_int(res, 0, 0);
+		old = store_int(res, 0, 1);
+	}
 	PQclear(res);
 	if (*moved_to > 0) {
 		params[2] = "read";
 		params[3] = num(ctx, *moved_to);
-		e = store_exec(ctx, STMT_RECEIPT_RECORD, 4, params, &res);
+		params[4] = num(ctx, old);
+		e = store_exec(ctx, STMT_RECEIPT_RECORD, 5, params, &res);
 		PQclear(res);
 	}
 	if (e != ERR_OK) {

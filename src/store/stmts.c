@@ -23,6 +23,39 @@
 	"m.seq, m.sender_id, m.kind, m.content, m.media_id, m.reply_to_seq, " \
 	"(extract(epoch FROM m.created_at) * 1e6)::int8, " MESSAGE_STATUS(V)
 
+#define FEED_EVENTS(AFTER, TOP) \
+	"p AS (SELECT chat_id, from_seq, to_seq FROM chat_members WHERE user_id = $1::uuid), " \
+	"ev AS (" \
+	"SELECT m.xid, 1 AS k, m.chat_id, m.seq AS n, " MESSAGE_COLUMNS("$1::uuid") ", " \
+	"NULL::uuid AS who, NULL::text AS what, NULL::uuid AS grp " \
+	"FROM p JOIN messages m ON m.chat_id = p.chat_id " \
+	"WHERE " AFTER("m") " AND " TOP("m") " AND m.seq > p.from_seq " \
+	"AND (p.to_seq IS NULL OR m.seq <= p.to_seq) " \
+	"UNION ALL " \
+	"SELECT e.xid, 2, e.chat_id, e.id, e.at_seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
+	"NULL::int8, (extract(epoch FROM e.created_at) * 1e6)::int8, NULL, " \
+	"e.user_id, e.action, e.group_id " \
+	"FROM p JOIN member_events e ON e.chat_id = p.chat_id " \
+	"WHERE " AFTER("e") " AND " TOP("e") " AND e.at_seq >= p.from_seq " \
+	"AND (p.to_seq IS NULL OR e.at_seq <= p.to_seq) " \
+	"UNION ALL " \
+	"SELECT r.xid, 3, r.chat_id, r.id, r.seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
+	"NULL::int8, (extract(epoch FROM r.created_at) * 1e6)::int8, NULL, " \
+	"r.user_id, r.status, NULL::uuid " \
+	"FROM p JOIN receipts r ON r.chat_id = p.chat_id " \
+	"WHERE " AFTER("r") " AND " TOP("r") " AND r.user_id <> $1::uuid " \
+	"AND p.to_seq IS NULL AND EXISTS (SELECT 1 FROM messages s WHERE s.chat_id = r.chat_id " \
+	"AND s.seq > r.from_seq AND s.seq <= r.seq AND s.sender_id = $1::uuid)) "
+
+/* Lossless: only rows of transactions below the snapshot's xmin, which can no longer
+ * change, in transaction order; within a chat, xid order is seq order. */
+#define XID_AFTER(t)	t ".xid > $2::xid8"
+#define XID_TOP(t)	t ".xid < (SELECT top FROM w)"
+/* The classic mistake, kept behind a test-only switch for the concurrency test: every
+ * committed row after the cursor, and the cursor moved past whatever is still in flight. */
+#define NAIVE_TOP(t)	"true"
+
+
 const struct store_stmt store_stmts[STMT__COUNT] = {
 	[STMT_PING] = { "ping", "SELECT 1" },
 	[STMT_USER_INSERT] = { "user_insert",
@@ -136,10 +169,11 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	[STMT_READ_MOVE] = { "read_move",
 	    "UPDATE chat_members cm SET read_seq = t.target, "
 	    "delivered_seq = greatest(cm.delivered_seq, t.target) "
-	    "FROM (SELECT least($3::int8, c.last_seq) AS target FROM chats c "
-	    "WHERE c.id = $1::uuid) t "
-	    "WHERE cm.chat_id = $1::uuid AND cm.user_id = $2::uuid AND cm.to_seq IS NULL "
-	    "AND t.target > cm.read_seq RETURNING cm.read_seq" },
+	    "FROM (SELECT least($3::int8, c.last_seq) AS target, x.read_seq AS old, x.from_seq "
+	    "FROM chats c JOIN chat_members x ON x.chat_id = c.id AND x.user_id = $2::uuid "
+	    "AND x.to_seq IS NULL WHERE c.id = $1::uuid) t "
+	    "WHERE cm.chat_id = $1::uuid AND cm.user_id = $2::uuid AND cm.from_seq = t.from_seq "
+	    "AND t.target > cm.read_seq RETURNING cm.read_seq, t.old" },
 	/* A move within 500 ms of the previous receipt of the same kind updates it. */
 	[STMT_RECEIPT_RECORD] = { "receipt_record",
 	    "WITH last AS (SELECT id FROM receipts WHERE chat_id = $1::uuid "
@@ -147,8 +181,9 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "AND created_at > now() - interval '500 milliseconds' ORDER BY seq DESC LIMIT 1), "
 	    "upd AS (UPDATE receipts r SET seq = greatest(r.seq, $4::int8), created_at = now(), "
 	    "xid = pg_current_xact_id() FROM last WHERE r.id = last.id RETURNING r.id) "
-	    "INSERT INTO receipts (chat_id, user_id, status, seq) "
-	    "SELECT $1::uuid, $2::uuid, $3, $4::int8 WHERE NOT EXISTS (SELECT 1 FROM upd)" },
+	    "INSERT INTO receipts (chat_id, user_id, status, from_seq, seq) "
+	    "SELECT $1::uuid, $2::uuid, $3, $5::int8, $4::int8 "
+	    "WHERE NOT EXISTS (SELECT 1 FROM upd)" },
 	[STMT_GROUP_GET] = { "group_get",
 	    "SELECT id, chat_id, name, owner_id FROM groups WHERE id = $1::uuid" },
 	[STMT_GROUP_MEMBERS] = { "group_members",
@@ -199,4 +234,33 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "ORDER BY joined_at, user_id LIMIT 1) "
 	    "AND NOT EXISTS (SELECT 1 FROM group_members WHERE group_id = $1::uuid "
 	    "AND role = 'admin')" },
+	/* The event feed of a user after a position: one row per event (at most $3), the
+	 * first column the snapshot's xmin (a row of NULLs when there is no event). */
+	[STMT_FEED] = { "feed",
+	    "WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS top), "
+	    FEED_EVENTS(XID_AFTER, XID_TOP)
+	    "SELECT (SELECT top FROM w)::text, x.* FROM (SELECT 1) one LEFT JOIN "
+	    "(SELECT * FROM ev ORDER BY xid, k, chat_id, n LIMIT $3::int8) x ON true" },
+	[STMT_FEED_NAIVE] = { "feed_naive",
+	    "WITH w AS (SELECT pg_snapshot_xmax(pg_current_snapshot()) AS top), "
+	    FEED_EVENTS(XID_AFTER, NAIVE_TOP)
+	    "SELECT (SELECT top FROM w)::text, x.* FROM (SELECT 1) one LEFT JOIN (SELECT * FROM ev ORDER BY xid, k, chat_id, n LIMIT $3::int8) x ON true" },
+	/* A poll acknowledges what its device received up to its cursor: the delivered
+	 * pointers of all the user's chats move in one statement, once per new position. */
+	[STMT_ACK] = { "ack",
+	    "WITH d AS (UPDATE devices SET acked_xid = $3::xid8 WHERE id = $2::uuid "
+	    "AND acked_xid < $3::xid8 RETURNING 1), "
+	    "t AS (SELECT p.chat_id, p.from_seq, p.delivered_seq AS old, "
+	    "(SELECT m.seq FROM messages m WHERE m.chat_id = p.chat_id AND m.xid <= $3::xid8 "
+	    "ORDER BY m.xid DESC LIMIT 1) AS target FROM chat_members p "
+	    "WHERE p.user_id = $1::uuid AND p.to_seq IS NULL AND EXISTS (SELECT 1 FROM d)), "
+	    "u AS (UPDATE chat_members cm SET delivered_seq = t.target FROM t "
+	    "WHERE cm.chat_id = t.chat_id AND cm.user_id = $1::uuid AND cm.from_seq = t.from_seq "
+	    "AND t.target > cm.delivered_seq RETURNING cm.chat_id, t.old, t.target) "
+	    "INSERT INTO receipts (chat_id, user_id, status, from_seq, seq) "
+	    "SELECT chat_id, $1::uuid, 'delivered', old, target FROM u RETURNING chat_id" },
+	/* Who hears of a change in a chat: its current members, and a user who just left. */
+	[STMT_CHAT_AUDIENCE] = { "chat_audience",
+	    "SELECT DISTINCT user_id FROM chat_members WHERE chat_id = $1::uuid "
+	    "AND (to_seq IS NULL OR user_id = $2::uuid)" },
 };

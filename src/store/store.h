@@ -172,6 +172,38 @@ enum err	 store_chat_list(struct ctx *, const char *user_id, struct chat_summary
 enum err	 store_read_move(struct ctx *, const char *chat_id, const char *user_id,
 		    int64_t seq, int64_t *moved_to);
 
+/* ---------------------------------------------------------------- event feed */
+
+enum event_kind {
+	EVENT_MESSAGE = 1,
+	EVENT_MEMBER = 2,
+	EVENT_RECEIPT = 3,
+};
+
+struct event {
+	uint64_t	 xid;		/* the writing transaction */
+	enum event_kind	 kind;
+	const char	*chat_id;
+	struct message	 msg;		/* EVENT_MESSAGE */
+	const char	*user_id;	/* EVENT_MEMBER: the member; EVENT_RECEIPT: the reader */
+	const char	*action;	/* added removed / delivered read */
+	const char	*group_id;	/* EVENT_MEMBER */
+	int64_t		 seq;		/* EVENT_RECEIPT: up to this seq */
+};
+
+/* The user's events of transactions after position `after`, in order, at most max_rows.
+ * *top is the feed's horizon: every transaction below it has finished (naive: the
+ * classic reader that trusts committed rows only, for the concurrency test). */
+enum err	 store_feed(struct ctx *, const char *user_id, uint64_t after, int64_t max_rows,
+		    bool naive, struct event **out, size_t *count, uint64_t *top);
+/* Acknowledges the device's position: moves the delivered pointers of the user's chats
+ * (once per new position) and records receipts; *chat_ids the chats that moved. */
+enum err	 store_ack(struct ctx *, const char *user_id, const char *device_id,
+		    uint64_t position, const char ***chat_ids, size_t *count);
+/* The users who hear of a change in a chat: current members, plus `also` if given. */
+enum err	 store_chat_audience(struct ctx *, const char *chat_id, const char *also,
+		    const char ***user_ids, size_t *count);
+
 /* ---------------------------------------------------------------- groups */
 
 struct group_member {

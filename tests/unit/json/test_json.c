@@ -60,6 +60,10 @@ START_TEST(test_jread_object_rejects_non_json)
 	ck_assert_int_eq(read_body("[1]", NULL, &o), ERR_INVALID_JSON);
 	ck_assert_int_eq(read_body("123", NULL, &o), ERR_INVALID_JSON);
 	ck_assert_int_eq(read_body("{\"a\":NaN}", NULL, &o), ERR_INVALID_JSON);
+	ck_assert_int_eq(read_body("{\"a\":\"\\ud800\"}", NULL, &o), ERR_INVALID_JSON);
+	ck_assert_int_eq(read_body("{\"a\":\"\\udc00x\"}", NULL, &o), ERR_INVALID_JSON);
+	ck_assert_int_eq(read_body("{\"a\":\"\\ud83d\\ude00\"}", NULL, &o), ERR_OK);
+	ck_assert_int_eq(read_body("{\"a\":\"\\u00e9\\\\\"}", NULL, &o), ERR_OK);
 	ck_assert_int_eq(read_body("{\"a\":\"tab\there\"}", NULL, &o), ERR_INVALID_JSON);
 	ck_assert_int_eq(read_body("{\"a\":\"q\\\"'\"}", NULL, &o), ERR_OK);
 	ck_assert_int_eq(read_body("", NULL, &o), ERR_INVALID_JSON);

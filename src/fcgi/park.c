@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The park: held long-polls.
+ *
+ * A worker that gets a poll with nothing to return hands its FCGX_Request here and goes
+ * back to accepting. An entry is PARKED (waiting), READY (queued for an answering
+ * thread) or BUSY (being answered). Three things make an entry READY: a wake-up naming
+ * its user (from the Redis listener), its due time (the deadline, or a short re-check
+ * after a wake-up that found nothing yet: a woken poll's rows may still sit above the
+ * feed's horizon while an unrelated transaction finishes), and, while Redis is down, a
+ * re-read every second. Answering threads read the events with their own connections;
+ * a poll that still has nothing goes back to PARKED.
+ *
+ * Indexes: a hash of users (to wake by user, and to cap polls per device), a binary heap
+ * of due times (for the timer thread), and a FIFO of READY entries. One mutex guards all
+ * of it; the database work happens outside it.
+ */
+#include "config.h"
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/arena.h"
+#include "base/log.h"
+#include "base/text.h"
+#include "router/router.h"
+#include "settings.h"
+
+#define USER_BUCKETS		16384
+#define POLLS_PER_DEVICE	4
+#define RECENT_WAKES		4096
+#define RECHECK_COUNT		3
+#define DOWN_REREAD_US		1000000
+
+enum held_state { H_PARKED, H_READY, H_BUSY };
+
+struct held {
+	FCGX_Request	*r;
+	struct hold	 h;
+	int64_t		 start_us;
+	int64_t		 recheck_us;	/* 0: none */
+	unsigned	 rechecks;
+	enum held_state	 state;
+	bool		 final;
+	bool		 woken;		/* a wake-up arrived while BUSY */
+	struct held	*user_next;	/* hash chain */
+	struct held	*ready_next;
+	size_t		 heap_idx;
+};
+
+static struct {
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 ready_cv;	/* answering threads */
+	pthread_cond_t		 timer_cv;
+	pthread_cond_t		 empty_cv;	/* drain */
+	struct held		*users[USER_BUCKETS];
+	struct held		**heap;
+	size_t			 heap_len;
+	size_t			 heap_cap;
+	struct held		*ready_head;
+	struct held		*ready_tail;
+	unsigned		 count;
+	unsigned		 max;
+	bool			 redis_down;
+	int64_t			 next_down_reread_us;
+	bool			 stopping;
+	bool			 draining;
+	/* Recent wake-ups by user hash: a poll parked after a wake-up that came while it
+	 * was reading goes straight to READY. */
+	uint32_t		 recent_hash[RECENT_WAKES];
+	int64_t			 recent_us[RECENT_WAKES];
+	unsigned		 recent_next;
+	const struct settings	*cfg;
+	pthread_t		*threads;
+	unsigned		 nthreads;
+	pthread_t		 timer;
+} park = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.ready_cv = PTHREAD_COND_INITIALIZER,
+	.empty_cv = PTHREAD_COND_INITIALIZER,
+};
+
+static uint32_t
+hash_user(const char *id)
+{
+	uint32_t	h;
+
+	h = 2166136261u;
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h;
+}
+
+static int64_t
+due_of(const struct held *e)
+{
+	if (e->recheck_us != 0 && e->recheck_us < e->h.deadline_us)
+		return e->recheck_us;
+	return e->h.deadline_us;
+}
+
+/* ---------------------------------------------------------------- heap of due times */
+
+static void
+heap_swap(size_t a, size_t b)
+{
+	struct held	*t;
+
+	t = park.heap[a];
+	park.heap[a] = park.heap[b];
+	park.heap[b] = t;
+	park.heap[a]->heap_idx = a;
+	park.heap[b]->heap_idx = b;
+}
+
+static void
+heap_fix(size_t i)
+{
+	size_t	l;
+	size_t	m;
+
+	while (i > 0 && due_of(park.heap[(i - 1) / 2]) > due_of(park.heap[i])) {
+		heap_swap(i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		l = 2 * i + 1;
+		m = i;
+		if (l < park.heap_len && due_of(park.heap[l]) < due_of(park.heap[m]))
+			m = l;
+		if (l + 1 < park.heap_len && due_of(park.heap[l + 1]) < due_of(park.heap[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		heap_swap(i, m);
+		i = m;
+	}
+}
+
+static void
+heap_push(struct held *e)
+{
+	if (park.heap_len == park.heap_cap) {
+		park.heap_cap = park.heap_cap == 0 ? 1024 : park.heap_cap * 2;
+		park.heap = realloc(park.heap, park.heap_cap * sizeof(*park.heap));
+		if (park.heap == NULL)
+			abort();
+	}
+	e->heap_idx = park.heap_len;
+	park.heap[park.heap_len++] = e;
+	heap_fix(e->heap_idx);
+}
+
+static void
+heap_remove(struct held *e)
+{
+	size_t	i;
+
+	i = e->heap_idx;
+	park.heap_len--;
+	if (i != park.heap_len) {
+		park.heap[i] = park.heap[park.heap_len];
+		park.heap[i]->heap_idx = i;
+		heap_fix(i);
+	}
+}
+
+/* ---------------------------------------------------------------- states */
+
+static void
+make_ready(struct held *e)
+{
+	if (e->state == H_BUSY) {
+		e->woken = true;
+		return;
+	}
+	if (e->state == H_READY)
+		return;
+	e->state = H_READY;
+	e->ready_next = NULL;
+	if (park.ready_tail != NULL)
+		park.ready_tail->ready_next = e;
+	else
+		park.ready_head = e;
+	park.ready_tail = e;
+	pthread_cond_signal(&park.ready_cv);
+}
+
+static void
+user_unlink(struct held *e)
+{
+	struct held	**pp;
+
+	pp = &park.users[hash_user(e->h.user_id) % USER_BUCKETS];
+	while (*pp != NULL && *pp != e)
+		pp = &(*pp)->user_next;
+	if (*pp == e)
+		*pp = e->user_next;
+}
+
+static void
+set_count(unsigned n)
+{
+	park.count = n;
+	http_hold_count_set(n, park.max);
+}
+
+/* Caps a device at POLLS_PER_DEVICE: the oldest of the others answers at once. */
+static void
+cap_device(const struct hold *h)
+{
+	struct held	*e;
+	struct held	*oldest;
+	unsigned	 n;
+
+	n = 0;
+	oldest = NULL;
+	for (e = park.users[hash_user(h->user_id) % USER_BUCKETS]; e != NULL; e = e->user_next) {
+		if (strcmp(e->h.device_id, h->device_id) != 0 || e->final)
+			continue;
+		n++;
+		if (e->state != H_BUSY && (oldest == NULL || e->start_us < oldest->start_us))
+			oldest = e;
+	}
+	if (n >= POLLS_PER_DEVICE && oldest != NULL) {
+		oldest->final = true;
+		make_ready(oldest);
+	}
+}
+
+static bool
+woken_since(const char *user_id, int64_t since_us)
+{
+	uint32_t	h;
+	unsigned	i;
+
+	h = hash_user(user_id);
+	for (i = 0; i < RECENT_WAKES; i++)
+		if (park.recent_hash[i] == h && park.recent_us[i] >= since_us)
+			return true;
+	return false;
+}
+
+bool
+park_add(FCGX_Request *r, const struct hold *h, int64_t start_us)
+{
+	struct held	*e;
+	struct held	**bucket;
+
+	pthread_mutex_lock(&park.mu);
+	if (park.count >= park.max || park.draining) {
+		pthread_mutex_unlock(&park.mu);
+		return false;
+	}
+	cap_device(h);
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		abort();
+	e->r = r;
+	e->h = *h;
+	e->start_us = start_us;
+	e->state = H_PARKED;
+	bucket = &park.users[hash_user(h->user_id) % USER_BUCKETS];
+	e->user_next = *bucket;
+	*bucket = e;
+	heap_push(e);
+	set_count(park.count + 1);
+	if (woken_since(h->user_id, h->read_start_us))
+		make_ready(e);
+	pthread_cond_signal(&park.timer_cv);
+	pthread_mutex_unlock(&park.mu);
+	return true;
+}
+
+void
+park_wake_users(const char *const *user_ids, size_t count)
+{
+	struct held	*e;
+	int64_t		 now;
+	uint32_t	 h;
+	size_t		 i;
+
+	now = text_mono_us();
+	pthread_mutex_lock(&park.mu);
+	for (i = 0; i < count; i++) {
+		h = hash_user(user_ids[i]);
+		park.recent_hash[park.recent_next] = h;
+		park.recent_us[park.recent_next] = now;
+		park.recent_next = (park.recent_next + 1) % RECENT_WAKES;
+		for (e = park.users[h % USER_BUCKETS]; e != NULL; e = e->user_next)
+			if (strcmp(e->h.user_id, user_ids[i]) == 0) {
+				e->rechecks = 0;
+				make_ready(e);
+			}
+	}
+	pthread_mutex_unlock(&park.mu);
+}
+
+static void
+wake_all_locked(void)
+{
+	size_t	i;
+
+	for (i = 0; i < park.heap_len; i++)
+		make_ready(park.heap[i]);
+}
+
+void
+park_redis_state(bool down)
+{
+	pthread_mutex_lock(&park.mu);
+	park.redis_down = down;
+	/* Up again: wake-ups may have been lost while the listener was away. */
+	if (!down)
+		wake_all_locked();
+	park.next_down_reread_us = text_mono_us() + DOWN_REREAD_US;
+	pthread_cond_signal(&park.timer_cv);
+	pthread_mutex_unlock(&park.mu);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static void *
+timer_main(void *arg)
+{
+	struct timespec	 ts;
+	struct held	*e;
+	int64_t		 now;
+	int64_t		 next;
+
+	(void)arg;
+	pthread_mutex_lock(&park.mu);
+	while (!park.stopping) {
+		now = text_mono_us();
+		while (park.heap_len > 0 && due_of(park.heap[0]) <= now &&
+		    park.heap[0]->state == H_PARKED) {
+			e = park.heap[0];
+			if (e->h.deadline_us <= now)
+				e->final = true;
+			e->recheck_us = 0;
+			heap_fix(0);
+			make_ready(e);
+		}
+		if (park.redis_down && now >= park.next_down_reread_us) {
+			wake_all_locked();
+			park.next_down_reread_us = now + DOWN_REREAD_US;
+		}
+		next = now + 1000000;
+		if (park.heap_len > 0 && park.heap[0]->state == H_PARKED && due_of(park.heap[0]) < next)
+			next = due_of(park.heap[0]);
+		/* An entry due but READY or BUSY is handled when it comes back. */
+		if (park.heap_len > 0 && park.heap[0]->state != H_PARKED && now + 5000 < next)
+			next = now + 5000;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)((next - now) / 1000000);
+		ts.tv_nsec += (long)((next - now) % 1000000) * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&park.timer_cv, &park.mu, &ts);
+	}
+	pthread_mutex_unlock(&park.mu);
+	return NULL;
+}
+
+/* Answers (or re-parks) one entry, outside the lock. */
+static void
+answer(struct worker_res *res, struct held *e)
+{
+	struct req	rq;
+	enum err	err;
+
+	fcgi_req_init(&rq, res, e->r);
+	rq.start_us = e->start_us;
+	rq.method_name = "GET";
+	rq.path = "/v1/events";
+	rq.hold = e->h;
+	rq.hold_final = e->final;
+	err = router_resume(&rq);
+	if (err == ERR_OK && rq.hold_requested) {
+		e->h = rq.hold;
+		arena_reset(res->arena);
+		return;
+	}
+	fcgi_req_finish(&rq, e->r, err);
+	arena_reset(res->arena);
+	free(e->r);
+	e->r = NULL;
+}
+
+/* Back under the lock after answer(): forget the entry, or park it again. */
+static void
+settle(struct held *e)
+{
+	if (e->r == NULL) {
+		user_unlink(e);
+		heap_remove(e);
+		free(e);
+		set_count(park.count - 1);
+		if (park.count == 0)
+			pthread_cond_broadcast(&park.empty_cv);
+		return;
+	}
+	e->state = H_PARKED;
+	if (e->woken || park.draining) {
+		e->woken = false;
+		e->final = e->final || park.draining;
+		make_ready(e);
+	} else if (e->rechecks < RECHECK_COUNT) {
+		/* Woken but nothing visible yet: look again shortly (5, 25, 125 ms). */
+		e->recheck_us = text_mono_us() + 5000 * (int64_t)(1u << (2 * e->rechecks));
+		e->rechecks++;
+	}
+	heap_fix(e->heap_idx);
+	pthread_cond_signal(&park.timer_cv);
+}
+
+static void *
+answer_main(void *arg)
+{
+	struct worker_res	 res;
+	struct held		*e;
+
+	(void)arg;
+	worker_res_init(&res, park.cfg);
+	pthread_mutex_lock(&park.mu);
+	for (;;) {
+		while (park.ready_head == NULL && !park.stopping)
+			pthread_cond_wait(&park.ready_cv, &park.mu);
+		if (park.ready_head == NULL)
+			break;
+		e = park.ready_head;
+		park.ready_head = e->ready_next;
+		if (park.ready_head == NULL)
+			park.ready_tail = NULL;
+		e->state = H_BUSY;
+		pthread_mutex_unlock(&park.mu);
+		answer(&res, e);
+		pthread_mutex_lock(&park.mu);
+		settle(e);
+	}
+	pthread_mutex_unlock(&park.mu);
+	worker_res_fini(&res);
+	return NULL;
+}
+
+void
+park_start(const struct settings *cfg)
+{
+	pthread_condattr_t	attr;
+	unsigned		i;
+
+	/* The timer waits on the monotonic clock, like every due time here. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&park.timer_cv, &attr);
+	pthread_condattr_destroy(&attr);
+	park.cfg = cfg;
+	park.max = cfg->max_held;
+	http_hold_count_set(0, park.max);
+	park.nthreads = cfg->poll_threads;
+	park.threads = calloc(park.nthreads, sizeof(*park.threads));
+	if (park.threads == NULL)
+		abort();
+	for (i = 0; i < park.nthreads; i++)
+		if (pthread_create(&park.threads[i], NULL, answer_main, NULL) != 0)
+			abort();
+	if (pthread_create(&park.timer, NULL, timer_main, NULL) != 0)
+		abort();
+}
+
+void
+park_drain(void)
+{
+	unsigned	i;
+
+	pthread_mutex_lock(&park.mu);
+	park.draining = true;
+	for (i = 0; i < park.heap_len; i++) {
+		park.heap[i]->final = true;
+		make_ready(park.heap[i]);
+	}
+	while (park.count > 0)
+		pthread_cond_wait(&park.empty_cv, &park.mu);
+	park.stopping = true;
+	pthread_cond_broadcast(&park.ready_cv);
+	pthread_cond_signal(&park.timer_cv);
+	pthread_mutex_unlock(&park.mu);
+	for (i = 0; i < park.nthreads; i++)
+		pthread_join(park.threads[i], NULL);
+	pthread_join(park.timer, NULL);
+	free(park.threads);
+	free(park.heap);
+	park.heap = NULL;
+}

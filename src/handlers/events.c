@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GET /v1/events: the long-poll. A poll with events waiting answers at once; otherwise
+ * it asks to be held (rq->hold) and comes back through handle_event_resume when woken,
+ * re-checked or out of time. Holding costs no thread: the FastCGI layer parks it.
+ */
+#include "config.h"
+#include "handlers.h"
+#include "internal.h"
+
+#include <string.h>
+
+#include "base/text.h"
+#include "bus/bus.h"
+#include "chat/chat.h"
+
+#define POLL_TIMEOUT_DEFAULT_S	25
+#define POLL_TIMEOUT_MAX_S	55
+#define POLL_LIMIT_DEFAULT	100
+#define POLL_LIMIT_MAX		1000
+
+static json_object *
+render_event(struct req *rq, const struct event *ev)
+{
+	json_object	*o;
+	json_object	*d;
+
+	o = json_object_new_object();
+	switch (ev->kind) {
+	case EVENT_MESSAGE:
+		jadd_str(o, "type", "message");
+		json_object_object_add(o, "data", render_message(rq, &ev->msg));
+		return o;
+	case EVENT_MEMBER:
+		d = json_object_new_object();
+		jadd_str(d, "group_id", ev->group_id);
+		jadd_str(d, "chat_id", ev->chat_id);
+		jadd_str(d, "user_id", ev->user_id);
+		jadd_str(d, "action", ev->action);
+		jadd_str(o, "type", "member");
+		json_object_object_add(o, "data", d);
+		return o;
+	case EVENT_RECEIPT:
+		d = json_object_new_object();
+		jadd_str(d, "chat_id", ev->chat_id);
+		jadd_str(d, "user_id", ev->user_id);
+		jadd_str(d, "status", ev->action);
+		jadd_int(d, "seq", ev->seq);
+		jadd_str(o, "type", "receipt");
+		json_object_object_add(o, "data", d);
+		return o;
+	}
+	return o;
+}
+
+static enum err
+reply_events(struct req *rq, const struct event_page *page)
+{
+	json_object	*list;
+	json_object	*o;
+	size_t		 i;
+
+	list = json_object_new_array_ext((int)page->count);
+	for (i = 0; i < page->count; i++)
+		json_object_array_add(list, render_event(rq, &page->events[i]));
+	o = json_object_new_object();
+	json_object_object_add(o, "events", list);
+	jadd_str(o, "cursor", chat_cursor_encode(&rq->ctx, page->next));
+	return reply_json(rq, 200, o);
+}
+
+/* Reads once; answers when there are events or the poll is final, else holds. */
+static enum err
+poll_once(struct req *rq, bool final)
+{
+	struct event_page	page;
+	enum err		e;
+
+	rq->hold.read_start_us = text_mono_us();
+	e = chat_events_read(&rq->ctx, rq->hold.cursor, rq->hold.limit, &page);
+	if (e == ERR_CURSOR_EXPIRED)
+		return req_fail(rq, e, "the cursor can no longer be resumed; start again");
+	if (e != ERR_OK)
+		return e;
+	if (page.count > 0 || final || rq->hold.deadline_us <= rq->hold.read_start_us)
+		return reply_events(rq, &page);
+	rq->hold.cursor = page.next;
+	rq->hold_requested = true;
+	return ERR_OK;
+}
+
+/* GET /v1/events?cursor=&timeout=&limit=: 200 events (at once, or when one arrives, or
+ * empty at the timeout), 400 bad parameters or a cursor the server did not make, 410 a
+ * cursor it can no longer resume, 503 at capacity (Retry-After). */
+enum err
+handle_event_poll(struct req *rq)
+{
+	const char		*cursor;
+	int64_t			 timeout_s;
+	int64_t			 limit;
+	uint64_t		 pos;
+	bool			 present;
+	struct event_page	 page;
+	enum err		 e;
+
+	e = req_query(rq, "cursor", &cursor);
+	if (e == ERR_OK)
+		e = query_number(rq, "timeout", POLL_TIMEOUT_MAX_S, &present, &timeout_s);
+	if (e == ERR_OK && !present)
+		timeout_s = POLL_TIMEOUT_DEFAULT_S;
+	if (e == ERR_OK)
+		e = query_number(rq, "limit", POLL_LIMIT_MAX, &present, &limit);
+	if (e != ERR_OK)
+		return e;
+	if (!present)
+		limit = POLL_LIMIT_DEFAULT;
+	if (limit < 1)
+		limit = 1;
+	if (cursor == NULL) {
+		/* No cursor: the current position, at once. */
+		e = chat_events_position(&rq->ctx, &pos);
+		if (e != ERR_OK)
+			return e;
+		memset(&page, 0, sizeof(page));
+		page.next = pos;
+		return reply_events(rq, &page);
+	}
+	if (chat_cursor_decode(&rq->ctx, cursor, &pos) != ERR_OK)
+		return req_fail(rq, ERR_BAD_REQUEST, "cursor: not a cursor of this server");
+	memcpy(rq->hold.user_id, rq->ctx.user_id, 37);
+	memcpy(rq->hold.device_id, rq->ctx.device_id, 37);
+	rq->hold.cursor = pos;
+	rq->hold.limit = (uint32_t)limit;
+	rq->hold.deadline_us = text_mono_us() + timeout_s * 1000000;
+	if (timeout_s > 0) {
+		if (!http_hold_room()) {
+			rq->ctx.retry_after_s = 2;
+			return req_fail(rq, ERR_UNAVAILABLE, "too many held polls, retry shortly");
+		}
+		/* Register before reading: a change committed after the read wakes us. */
+		bus_registry_hold(&rq->ctx, rq->ctx.user_id, (unsigned)timeout_s + 30);
+	}
+	return poll_once(rq, timeout_s == 0);
+}
+
+/* A held poll again: woken, re-checked, or final (timeout, replaced, shutting down). */
+enum err
+handle_event_resume(struct req *rq)
+{
+	return poll_once(rq, rq->hold_final);
+}
