@@ -62,6 +62,7 @@ static const struct key keys[] = {
 	{ "max_held", K_UINT, S(max_held), "10000", 1, 1000000 },
 	{ "poll_threads", K_UINT, S(poll_threads), "4", 1, 256 },
 	{ "feed_naive", K_UINT, S(feed_naive), "0", 0, 1 },
+	{ "test_commit_delay_ms", K_UINT, S(test_commit_delay_ms), "0", 0, 1000 },
 };
 #undef S
 

@@ -41,6 +41,8 @@ struct settings {
 	unsigned	 max_held;		/* CHAT_MAX_HELD: held polls per process */
 	unsigned	 poll_threads;		/* CHAT_POLL_THREADS: threads answering them */
 	unsigned	 feed_naive;		/* CHAT_FEED_NAIVE: test-only lossy reader */
+	unsigned	 test_commit_delay_ms;	/* CHAT_TEST_COMMIT_DELAY_MS: test-only, a random
+						 * pause before each send's COMMIT */
 };
 
 /* Fills s with defaults, then the file at path (if not NULL), then the environment.

@@ -11,10 +11,13 @@
 #include "chat.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "auth/auth.h"
 #include "base/arena.h"
+#include "base/text.h"
 #include "bus/bus.h"
+#include "settings.h"
 
 /* The fingerprint of what a send asks for: a retry must ask for the same thing. */
 static void
@@ -150,6 +153,23 @@ send_tx(struct ctx *ctx, const struct message_draft *d, const char *chat_id,
 	return ERR_OK;
 }
 
+/* Test-only: widens the window in which transactions commit out of xid order, so that
+ * the concurrency test shows what a naive feed reader loses. Off unless configured. */
+static void
+test_delay(const struct ctx *ctx)
+{
+	struct timespec	ts;
+	uint32_t	r;
+
+	if (ctx->cfg->test_commit_delay_ms == 0)
+		return;
+	text_random(&r, sizeof(r));
+	r %= ctx->cfg->test_commit_delay_ms * 1000u;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)r * 1000;
+	nanosleep(&ts, NULL);
+}
+
 enum err
 chat_message_send(struct ctx *ctx, const struct message_draft *d, struct message_sent *out,
     const char **why)
@@ -178,6 +198,7 @@ chat_message_send(struct ctx *ctx, const struct message_draft *d, struct message
 		}
 		/* An error here leaves the outcome unknown: 503, and the client's retry
 		 * with the same client_msg_id finds out. */
+		test_delay(ctx);
 		e = store_tx_commit(ctx);
 		if (e == ERR_OK)
 			chat_notify(ctx, chat_id, NULL);
