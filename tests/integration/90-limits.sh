@@ -5,7 +5,11 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# The server's threshold is CHAT_LOGIN_MAX_FAILURES_ADDR (default 50 per window).
 MAX_ATTEMPTS=${MAX_ATTEMPTS:-200}
+if ((${CHAT_LOGIN_MAX_FAILURES_ADDR:-0} + 10 > MAX_ATTEMPTS)); then
+	MAX_ATTEMPTS=$((CHAT_LOGIN_MAX_FAILURES_ADDR + 10))
+fi
 
 # --- failed logins per source address -----------------------------------------------
 

@@ -11,7 +11,8 @@
 #
 # api [options] METHOD PATH [BODY] [TOKEN]
 #   Sends one request. BODY (if not empty) goes with "Content-Type:
-#   application/json" unless an option says otherwise; TOKEN (if not empty)
+#   application/json" unless an option says otherwise (a POST, PUT or PATCH
+#   without BODY sends "Content-Length: 0"); TOKEN (if not empty)
 #   as "Authorization: Bearer TOKEN". Sets STATUS (000 when curl failed),
 #   BODY (response body), HEADERS (response headers of the final response,
 #   CR stripped) and REQ (a one-line description for diagnostics).
@@ -165,6 +166,11 @@ api()
 	if [[ -z $file && -n $body ]]; then
 		printf '%s' "$body" >"$TEST_TMP/req.body"
 		file=$TEST_TMP/req.body
+	fi
+	if [[ -z $file && $method =~ ^(POST|PUT|PATCH)$ ]]; then
+		# No body: say so, as browsers and HTTP libraries do (curl -X POST
+		# alone sends no Content-Length, which lighttpd answers 411).
+		args+=(-H 'Content-Length: 0')
 	fi
 	if [[ -n $file ]]; then
 		args+=(--data-binary "@$file")
