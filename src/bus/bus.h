@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "ctx.h"
@@ -55,6 +56,61 @@ typedef void	 bus_wake_fn(const char *const *user_ids, size_t count);
 /* Called when the listener (re)connects (wake everything: hints may have been lost)
  * and when it loses Redis (down = true: polls must re-read on their own). */
 typedef void	 bus_state_fn(bool down);
+
+/* ---------------------------------------------------------------- ephemeral events
+ *
+ * Typing and presence events live only in Redis: a stream per user (eph:<user>) holding
+ * the last minute of them; a poll reads its user's stream after the position in its
+ * cursor. Stream ids are "<ms>-<seq>". */
+
+struct eph_pos {
+	uint64_t	ms;
+	uint64_t	seq;
+};
+
+struct eph_event {
+	struct eph_pos	 id;
+	const char	*type;		/* typing presence */
+	const char	*data;		/* the event's data as JSON text */
+};
+
+/* Appends an event to the streams of the users and wakes their polls (one round
+ * trip). ERR_UNAVAILABLE when Redis is down. */
+enum err	 bus_eph_publish(struct ctx *, const char *const *user_ids, size_t count,
+		    const char *type, const char *data_json);
+/* The user's events after pos, at most count; *next the position after them. */
+enum err	 bus_eph_read(struct ctx *, const char *user_id, const struct eph_pos *pos,
+		    size_t count, struct eph_event **out, size_t *n, struct eph_pos *next);
+/* The position of the user's last event (0-0 when none). */
+enum err	 bus_eph_last(struct ctx *, const char *user_id, struct eph_pos *out);
+
+/* At most one typing event per user and chat each second: *first is true for the
+ * first call of the second (the one that goes out). */
+enum err	 bus_typing_gate(struct ctx *, const char *chat_id, const char *user_id,
+		    bool *first);
+
+/* ---------------------------------------------------------------- presence */
+
+struct presence {
+	const char	*status;	/* online away offline, as others see it */
+	int64_t		 last_seen_ms;	/* 0 when never seen */
+};
+
+/* Marks the user present for ttl_s seconds. *came_online is set when it was not present
+ * before and does not appear offline; *status then holds what it shows. */
+enum err	 bus_presence_touch(struct ctx *, const char *user_id, unsigned ttl_s,
+		    bool *came_online, const char **status);
+/* Sets the status the user shows while present (offline: appears offline, last_seen
+ * frozen now). *shown is what others now see, *last_seen_ms its last_seen. */
+enum err	 bus_presence_set(struct ctx *, const char *user_id, const char *status,
+		    unsigned ttl_s, const char **shown, int64_t *last_seen_ms);
+/* What others see of each user (one round trip). */
+enum err	 bus_presence_get(struct ctx *, const char *const *user_ids, size_t count,
+		    struct presence *out);
+/* Claims users whose presence expired (at most max): each is claimed by one process
+ * only. ids of those that were visible (not appearing offline) go out. */
+enum err	 bus_presence_expired(struct ctx *, size_t max, const char ***user_ids,
+		    int64_t **last_seen_ms, size_t *count);
 
 /* Starts the listener thread on wake:<cfg->instance>. */
 void		 bus_listen_start(const struct settings *cfg, bus_wake_fn *on_wake,

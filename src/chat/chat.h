@@ -11,6 +11,7 @@
 
 #include "base/err.h"
 #include "ctx.h"
+#include "bus/bus.h"
 #include "store/store.h"
 
 struct token_key;
@@ -47,10 +48,18 @@ enum err	 chat_authenticate(struct ctx *, const char *token);
 const char	*chat_message_id(struct ctx *, const char *chat_id, int64_t seq);
 /* Parses a message id; false when malformed. chat_id gets 37 bytes. */
 bool		 chat_message_id_parse(const char *id, char chat_id[37], int64_t *seq);
+/* A position in a user's events: durable ones by transaction, ephemeral ones by their
+ * Redis stream id. */
+struct feed_pos {
+	uint64_t	xid;
+	uint64_t	eph_ms;
+	uint64_t	eph_seq;
+};
+
 /* An opaque, signed event cursor for a feed position. */
-const char	*chat_cursor_encode(struct ctx *, uint64_t position);
+const char	*chat_cursor_encode(struct ctx *, const struct feed_pos *pos);
 /* ERR_BAD_REQUEST for a cursor the server did not make. */
-enum err	 chat_cursor_decode(struct ctx *, const char *cursor, uint64_t *position);
+enum err	 chat_cursor_decode(struct ctx *, const char *cursor, struct feed_pos *pos);
 
 /* ---------------------------------------------------------------- messages */
 
@@ -98,18 +107,25 @@ enum err	 chat_message_receipts(struct ctx *, const char *message_id,
 
 /* ---------------------------------------------------------------- events */
 
+struct eph_event;
+
 struct event_page {
-	struct event	*events;
-	size_t		 count;
-	uint64_t	 next;		/* the cursor position after these events */
+	struct event		*events;	/* durable: message, member, receipt */
+	size_t			 count;
+	struct eph_event	*eph;		/* ephemeral: typing, presence */
+	size_t			 eph_count;
+	struct feed_pos		 next;		/* the position after these events */
 };
 
+/* Fills the ephemeral part of a position with the user's current stream position. */
+void		 chat_feed_position_eph(struct ctx *, struct feed_pos *pos);
 /* The current feed position (for a poll without a cursor). */
-enum err	 chat_events_position(struct ctx *, uint64_t *position);
+enum err	 chat_events_position(struct ctx *, struct feed_pos *pos);
 /* Acknowledges the device's position (delivered receipts) and reads the caller's events
- * after it: at most limit, but never a transaction cut in two. ERR_CURSOR_EXPIRED for
- * a position this database never reached. */
-enum err	 chat_events_read(struct ctx *, uint64_t after, uint32_t limit,
+ * after it: at most limit durable ones, but never a transaction cut in two, then the
+ * ephemeral ones (skipped while Redis is down). ERR_CURSOR_EXPIRED for a position this
+ * database never reached. */
+enum err	 chat_events_read(struct ctx *, const struct feed_pos *after, uint32_t limit,
 		    struct event_page *out);
 /* Wakes the polls of everyone who hears of a change in the chat (plus `also`). */
 void		 chat_notify(struct ctx *, const char *chat_id, const char *also);
@@ -119,6 +135,24 @@ extern bool	 chat_feed_naive;
 /* Moves the caller's read pointer forward (receipt events follow). ERR_NOT_FOUND when
  * not a current member. */
 enum err	 chat_read(struct ctx *, const char *chat_id, int64_t seq);
+
+/* ---------------------------------------------------------------- presence, typing */
+
+/* Keeps the caller present; announces it to its contacts when it comes online. */
+void		 chat_presence_touch(struct ctx *);
+/* Keeps the holders of polls present (called periodically for held polls). */
+void		 chat_presence_keep(struct ctx *, const char *const *user_ids, size_t count);
+/* Sends offline events for users whose presence expired (called every second or so). */
+void		 chat_presence_sweep(struct ctx *);
+/* PUT /v1/presence: ERR_UNAVAILABLE when Redis is down. */
+enum err	 chat_presence_set(struct ctx *, const char *status);
+/* What the caller may see of the users (those sharing a chat with it, and itself):
+ * *shown[i] false for the others. */
+enum err	 chat_presence_get(struct ctx *, const char *const *user_ids, size_t count,
+		    struct presence *out, bool *shown);
+/* A typing notice to the other members: ERR_NOT_FOUND when not a current member,
+ * ERR_UNAVAILABLE when Redis is down; coalesced to one per second. */
+enum err	 chat_typing(struct ctx *, const char *chat_id, bool typing);
 
 /* ---------------------------------------------------------------- groups */
 

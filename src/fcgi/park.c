@@ -450,6 +450,31 @@ answer_main(void *arg)
 }
 
 void
+park_users(struct arena *a, const char ***user_ids, size_t *count)
+{
+	const char	**ids;
+	size_t		  n;
+	size_t		  i;
+	size_t		  j;
+	bool		  dup;
+
+	pthread_mutex_lock(&park.mu);
+	ids = arena_alloc(a, sizeof(*ids) * (park.heap_len > 0 ? park.heap_len : 1));
+	n = 0;
+	for (i = 0; i < park.heap_len; i++) {
+		/* A duplicate only costs an extra touch: compare with the last few. */
+		dup = false;
+		for (j = n; j > 0 && j + 8 > n && !dup; j--)
+			dup = strcmp(ids[j - 1], park.heap[i]->h.user_id) == 0;
+		if (!dup)
+			ids[n++] = arena_strdup(a, park.heap[i]->h.user_id);
+	}
+	pthread_mutex_unlock(&park.mu);
+	*user_ids = ids;
+	*count = n;
+}
+
+void
 park_start(const struct settings *cfg)
 {
 	pthread_condattr_t	attr;

@@ -35,6 +35,7 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "bus/bus.h"
+#include "chat/chat.h"
 #include "http/http.h"
 #include "router/router.h"
 #include "settings.h"
@@ -53,6 +54,7 @@ static struct {
 	struct worker	*workers;
 	unsigned	 count;
 	atomic_bool	 stopping;
+	pthread_t	 housekeeper;
 } pool;
 
 /* ---------------------------------------------------------------- socket */
@@ -311,6 +313,47 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* Once a second: offline events for expired presence; every third of the presence TTL:
+ * keep the holders of polls present (a held poll keeps its user present). */
+static void *
+housekeeping_main(void *arg)
+{
+	struct timespec		 tick = { 0, 100 * 1000 * 1000 };
+	struct worker_res	 res;
+	struct ctx		 ctx;
+	const char		**users;
+	size_t			 n;
+	int64_t			 now;
+	int64_t			 next_sweep;
+	int64_t			 next_keep;
+	const struct settings	*cfg;
+
+	cfg = arg;
+	worker_res_init(&res, cfg);
+	next_sweep = next_keep = 0;
+	while (!atomic_load(&pool.stopping)) {
+		nanosleep(&tick, NULL);
+		now = text_mono_us();
+		if (now < next_sweep)
+			continue;
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.arena = res.arena;
+		ctx.db = res.db;
+		ctx.bus = res.bus;
+		ctx.cfg = cfg;
+		chat_presence_sweep(&ctx);
+		next_sweep = now + 1000000;
+		if (now >= next_keep) {
+			park_users(res.arena, &users, &n);
+			chat_presence_keep(&ctx, users, n);
+			next_keep = now + (int64_t)cfg->presence_ttl_s * 1000000 / 3;
+		}
+		arena_reset(res.arena);
+	}
+	worker_res_fini(&res);
+	return NULL;
+}
+
 void
 fcgi_init(void)
 {
@@ -337,6 +380,8 @@ fcgi_start(int listen_fd, const struct settings *cfg)
 	unsigned	 i;
 
 	park_start(cfg);
+	if (pthread_create(&pool.housekeeper, NULL, housekeeping_main, (void *)(uintptr_t)cfg) != 0)
+		abort();
 	pool.count = cfg->threads;
 	pool.workers = calloc(pool.count, sizeof(*pool.workers));
 	if (pool.workers == NULL)
@@ -390,6 +435,7 @@ fcgi_stop(void)
 	pool.workers = NULL;
 	pool.count = 0;
 	park_drain();
+	pthread_join(pool.housekeeper, NULL);
 }
 
 void

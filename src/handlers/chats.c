@@ -37,12 +37,14 @@ handle_chat_list(struct req *rq)
 	struct chat_summary	*chats;
 	size_t			 n;
 	size_t			 i;
-	uint64_t		 pos;
+	struct feed_pos		 pos;
 	json_object		*list;
 	json_object		*o;
 	enum err		 e;
 
-	e = store_chat_list(&rq->ctx, rq->ctx.user_id, &chats, &n, &pos);
+	/* The ephemeral position first: what comes after is in a later stream entry. */
+	chat_feed_position_eph(&rq->ctx, &pos);
+	e = store_chat_list(&rq->ctx, rq->ctx.user_id, &chats, &n, &pos.xid);
 	if (e != ERR_OK)
 		return e;
 	list = json_object_new_array_ext((int)n);
@@ -50,7 +52,7 @@ handle_chat_list(struct req *rq)
 		json_object_array_add(list, render_chat(rq, &chats[i]));
 	o = json_object_new_object();
 	json_object_object_add(o, "chats", list);
-	jadd_str(o, "cursor", chat_cursor_encode(&rq->ctx, pos));
+	jadd_str(o, "cursor", chat_cursor_encode(&rq->ctx, &pos));
 	return reply_json(rq, 200, o);
 }
 

@@ -53,6 +53,22 @@ render_event(struct req *rq, const struct event *ev)
 	return o;
 }
 
+/* An ephemeral event: its data was stored as JSON text. */
+static json_object *
+render_eph(const struct eph_event *ev)
+{
+	json_object	*o;
+	json_object	*d;
+
+	d = jparse(ev->data, strlen(ev->data));
+	if (d == NULL)
+		return NULL;
+	o = json_object_new_object();
+	jadd_str(o, "type", ev->type);
+	json_object_object_add(o, "data", d);
+	return o;
+}
+
 static enum err
 reply_events(struct req *rq, const struct event_page *page)
 {
@@ -60,12 +76,17 @@ reply_events(struct req *rq, const struct event_page *page)
 	json_object	*o;
 	size_t		 i;
 
-	list = json_object_new_array_ext((int)page->count);
+	list = json_object_new_array_ext((int)(page->count + page->eph_count));
 	for (i = 0; i < page->count; i++)
 		json_object_array_add(list, render_event(rq, &page->events[i]));
+	for (i = 0; i < page->eph_count; i++) {
+		o = render_eph(&page->eph[i]);
+		if (o != NULL)
+			json_object_array_add(list, o);
+	}
 	o = json_object_new_object();
 	json_object_object_add(o, "events", list);
-	jadd_str(o, "cursor", chat_cursor_encode(&rq->ctx, page->next));
+	jadd_str(o, "cursor", chat_cursor_encode(&rq->ctx, &page->next));
 	return reply_json(rq, 200, o);
 }
 
@@ -74,17 +95,24 @@ static enum err
 poll_once(struct req *rq, bool final)
 {
 	struct event_page	page;
+	struct feed_pos		pos;
 	enum err		e;
 
 	rq->hold.read_start_us = text_mono_us();
-	e = chat_events_read(&rq->ctx, rq->hold.cursor, rq->hold.limit, &page);
+	pos.xid = rq->hold.cursor_xid;
+	pos.eph_ms = rq->hold.cursor_eph_ms;
+	pos.eph_seq = rq->hold.cursor_eph_seq;
+	e = chat_events_read(&rq->ctx, &pos, rq->hold.limit, &page);
 	if (e == ERR_CURSOR_EXPIRED)
 		return req_fail(rq, e, "the cursor can no longer be resumed; start again");
 	if (e != ERR_OK)
 		return e;
-	if (page.count > 0 || final || rq->hold.deadline_us <= rq->hold.read_start_us)
+	if (page.count + page.eph_count > 0 || final ||
+	    rq->hold.deadline_us <= rq->hold.read_start_us)
 		return reply_events(rq, &page);
-	rq->hold.cursor = page.next;
+	rq->hold.cursor_xid = page.next.xid;
+	rq->hold.cursor_eph_ms = page.next.eph_ms;
+	rq->hold.cursor_eph_seq = page.next.eph_seq;
 	rq->hold_requested = true;
 	return ERR_OK;
 }
@@ -98,7 +126,7 @@ handle_event_poll(struct req *rq)
 	const char		*cursor;
 	int64_t			 timeout_s;
 	int64_t			 limit;
-	uint64_t		 pos;
+	struct feed_pos		 pos;
 	bool			 present;
 	struct event_page	 page;
 	enum err		 e;
@@ -129,7 +157,9 @@ handle_event_poll(struct req *rq)
 		return req_fail(rq, ERR_BAD_REQUEST, "cursor: not a cursor of this server");
 	memcpy(rq->hold.user_id, rq->ctx.user_id, 37);
 	memcpy(rq->hold.device_id, rq->ctx.device_id, 37);
-	rq->hold.cursor = pos;
+	rq->hold.cursor_xid = pos.xid;
+	rq->hold.cursor_eph_ms = pos.eph_ms;
+	rq->hold.cursor_eph_seq = pos.eph_seq;
 	rq->hold.limit = (uint32_t)limit;
 	rq->hold.deadline_us = text_mono_us() + timeout_s * 1000000;
 	if (timeout_s > 0) {

@@ -43,7 +43,9 @@ struct req_io {
 struct hold {
 	char		user_id[37];
 	char		device_id[37];
-	uint64_t	cursor;
+	uint64_t	cursor_xid;	/* durable events: transaction position */
+	uint64_t	cursor_eph_ms;	/* ephemeral events: stream position */
+	uint64_t	cursor_eph_seq;
 	uint32_t	limit;
 	int64_t		deadline_us;	/* monotonic */
 	int64_t		read_start_us;	/* monotonic: when its last read began */

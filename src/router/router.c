@@ -40,6 +40,9 @@ static const struct route routes[] = {
 	{ M_GET, "/v1/events", handle_event_poll, R_AUTH },
 	{ M_GET, "/v1/chats", handle_chat_list, R_AUTH },
 	{ M_POST, "/v1/chats/{chat_id}/read", handle_chat_read, R_AUTH | R_JSON },
+	{ M_POST, "/v1/chats/{chat_id}/typing", handle_chat_typing, R_AUTH | R_JSON },
+	{ M_PUT, "/v1/presence", handle_presence_update, R_AUTH | R_JSON },
+	{ M_GET, "/v1/presence", handle_presence_list, R_AUTH },
 	{ M_POST, "/v1/groups", handle_group_create, R_AUTH | R_JSON },
 	{ M_GET, "/v1/groups/{group_id}", handle_group_show, R_AUTH },
 	{ M_PATCH, "/v1/groups/{group_id}", handle_group_update, R_AUTH | R_JSON },
@@ -140,6 +143,9 @@ authenticate(struct req *rq)
 	e = chat_authenticate(&rq->ctx, tok);
 	if (e == ERR_UNAUTHORIZED)
 		return req_fail(rq, e, "the token is invalid, expired or logged out");
+	/* Any authenticated request keeps the caller present. */
+	if (e == ERR_OK)
+		chat_presence_touch(&rq->ctx);
 	return e;
 }
 

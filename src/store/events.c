@@ -125,3 +125,34 @@ store_chat_audience(struct ctx *ctx, const char *chat_id, const char *also,
 	PQclear(res);
 	return ERR_OK;
 }
+
+enum err
+store_contacts(struct ctx *ctx, const char *user_id, const char ***user_ids, size_t *count)
+{
+	const char	*params[1] = { user_id };
+	PGresult	*res;
+	enum err	 e;
+
+	e = store_exec(ctx, STMT_CONTACTS, 1, params, &res);
+	if (e != ERR_OK)
+		return e;
+	read_ids(ctx, res, user_ids, count);
+	PQclear(res);
+	return ERR_OK;
+}
+
+enum err
+store_shared(struct ctx *ctx, const char *user_id, const char *ids, const char ***user_ids,
+    size_t *count)
+{
+	const char	*params[2] = { user_id, ids };
+	PGresult	*res;
+	enum err	 e;
+
+	e = store_exec(ctx, STMT_SHARED, 2, params, &res);
+	if (e != ERR_OK)
+		return e;
+	read_ids(ctx, res, user_ids, count);
+	PQclear(res);
+	return ERR_OK;
+}

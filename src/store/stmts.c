@@ -263,4 +263,15 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	[STMT_CHAT_AUDIENCE] = { "chat_audience",
 	    "SELECT DISTINCT user_id FROM chat_members WHERE chat_id = $1::uuid "
 	    "AND (to_seq IS NULL OR user_id = $2::uuid)" },
+	/* Everyone who shares a chat with the user now (presence goes to them). */
+	[STMT_CONTACTS] = { "contacts",
+	    "SELECT DISTINCT o.user_id FROM chat_members me JOIN chat_members o "
+	    "ON o.chat_id = me.chat_id AND o.to_seq IS NULL AND o.user_id <> $1::uuid "
+	    "WHERE me.user_id = $1::uuid AND me.to_seq IS NULL" },
+	/* Which of the ids the user may see the presence of: itself and its contacts. */
+	[STMT_SHARED] = { "shared",
+	    "SELECT u FROM unnest($2::uuid[]) AS u WHERE u = $1::uuid OR EXISTS "
+	    "(SELECT 1 FROM chat_members me JOIN chat_members o ON o.chat_id = me.chat_id "
+	    "WHERE me.user_id = $1::uuid AND me.to_seq IS NULL AND o.user_id = u "
+	    "AND o.to_seq IS NULL)" },
 };

@@ -204,6 +204,13 @@ enum err	 store_ack(struct ctx *, const char *user_id, const char *device_id,
 enum err	 store_chat_audience(struct ctx *, const char *chat_id, const char *also,
 		    const char ***user_ids, size_t *count);
 
+/* The users who share a chat with user_id. */
+enum err	 store_contacts(struct ctx *, const char *user_id, const char ***user_ids,
+		    size_t *count);
+/* Those of ids (a PostgreSQL array literal) that user_id may see: itself and contacts. */
+enum err	 store_shared(struct ctx *, const char *user_id, const char *ids,
+		    const char ***user_ids, size_t *count);
+
 /* ---------------------------------------------------------------- groups */
 
 struct group_member {
