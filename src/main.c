@@ -127,7 +127,7 @@ serve(struct settings *cfg)
 	if (chat_feed_naive)
 		log_warn("CHAT_FEED_NAIVE is set: the event feed can lose events (tests only)");
 	fcgi_start(fd, cfg);
-	bus_listen_start(cfg, fcgi_wake_users, fcgi_redis_state);
+	bus_listen_start(cfg, fcgi_wake_users, fcgi_evict_poll, fcgi_redis_state);
 	log_info("chatd %s serving on %s with %u threads", PACKAGE_VERSION, cfg->socket_path,
 	    cfg->threads);
 	sigdelset(&set, SIGUSR2);

@@ -51,8 +51,17 @@ void		 bus_registry_hold(struct ctx *, const char *user_id, unsigned ttl_s);
 /* Wakes the polls of the users, wherever they are held. */
 void		 bus_wake(struct ctx *, const char *const *user_ids, size_t count);
 
+/* A device holds at most max polls across all processes: records this one (poll_id of
+ * this process) and tells the processes holding the oldest beyond max to answer them. */
+void		 bus_device_poll_hold(struct ctx *, const char *device_id, uint64_t poll_id,
+		    unsigned max);
+/* Forgets a held poll that has been answered. */
+void		 bus_device_poll_done(struct ctx *, const char *device_id, uint64_t poll_id);
+
 /* Called by the listener thread: the users named by a wake-up. */
 typedef void	 bus_wake_fn(const char *const *user_ids, size_t count);
+/* Called by the listener thread: a held poll of this process must answer now. */
+typedef void	 bus_evict_fn(uint64_t poll_id);
 /* Called when the listener (re)connects (wake everything: hints may have been lost)
  * and when it loses Redis (down = true: polls must re-read on their own). */
 typedef void	 bus_state_fn(bool down);
@@ -114,7 +123,7 @@ enum err	 bus_presence_expired(struct ctx *, size_t max, const char ***user_ids,
 
 /* Starts the listener thread on wake:<cfg->instance>. */
 void		 bus_listen_start(const struct settings *cfg, bus_wake_fn *on_wake,
-		    bus_state_fn *on_state);
+		    bus_evict_fn *on_evict, bus_state_fn *on_state);
 void		 bus_listen_stop(void);
 
 #endif

@@ -97,12 +97,62 @@ bus_wake(struct ctx *ctx, const char *const *user_ids, size_t count)
 		freeReplyObject(r);
 }
 
+static const char device_script[] =
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 90000) "
+    "redis.call('ZADD', KEYS[1], now, ARGV[1]) "
+    "redis.call('PEXPIRE', KEYS[1], 90000) "
+    "local n = redis.call('ZCARD', KEYS[1]) "
+    "local max = tonumber(ARGV[2]) "
+    "if n > max then "
+    "  for _, tok in ipairs(redis.call('ZRANGE', KEYS[1], 0, n - max - 1)) do "
+    "    redis.call('ZREM', KEYS[1], tok) "
+    "    local p, id = string.match(tok, '^(.*)/(%d+)$') "
+    "    if p then redis.call('PUBLISH', 'wake:' .. p, '!' .. id) end "
+    "  end "
+    "end "
+    "return n";
+
+void
+bus_device_poll_hold(struct ctx *ctx, const char *device_id, uint64_t poll_id, unsigned max)
+{
+	char		 k[64];
+	char		 tok[200];
+	char		 m[16];
+	const char	*argv[] = { "EVAL", device_script, "1", k, tok, m };
+	redisReply	*r;
+
+	snprintf(k, sizeof(k), "polls:%s", device_id);
+	snprintf(tok, sizeof(tok), "%s/%llu", ctx->cfg->instance, (unsigned long long)poll_id);
+	snprintf(m, sizeof(m), "%u", max);
+	r = bus_command(ctx->bus, 6, argv, NULL);
+	if (r != NULL)
+		freeReplyObject(r);
+}
+
+void
+bus_device_poll_done(struct ctx *ctx, const char *device_id, uint64_t poll_id)
+{
+	char		 k[64];
+	char		 tok[200];
+	const char	*argv[] = { "ZREM", k, tok };
+	redisReply	*r;
+
+	snprintf(k, sizeof(k), "polls:%s", device_id);
+	snprintf(tok, sizeof(tok), "%s/%llu", ctx->cfg->instance, (unsigned long long)poll_id);
+	r = bus_command(ctx->bus, 3, argv, NULL);
+	if (r != NULL)
+		freeReplyObject(r);
+}
+
 /* ---------------------------------------------------------------- the listener */
 
 static struct {
 	pthread_t		 thread;
 	const struct settings	*cfg;
 	bus_wake_fn		*on_wake;
+	bus_evict_fn		*on_evict;
 	bus_state_fn		*on_state;
 	atomic_bool		 stopping;
 	bool			 started;
@@ -136,6 +186,16 @@ deliver(const char *payload, size_t len)
 	}
 	if (n > 0)
 		listener.on_wake(ids, n);
+}
+
+/* "!<poll id>": a poll of ours is beyond its device's cap. */
+static void
+evict(const char *id)
+{
+	uint64_t	v;
+
+	if (text_parse_u64(id, UINT64_MAX, &v))
+		listener.on_evict(v);
 }
 
 static redisContext *
@@ -191,8 +251,12 @@ handle_reply(redisReply *r, bool *pinged)
 		return r->type != REDIS_REPLY_ERROR;
 	kind = r->element[0]->str;
 	if (strcmp(kind, "message") == 0 && r->elements == 3 &&
-	    r->element[2]->type == REDIS_REPLY_STRING)
-		deliver(r->element[2]->str, r->element[2]->len);
+	    r->element[2]->type == REDIS_REPLY_STRING) {
+		if (r->element[2]->str[0] == '!')
+			evict(r->element[2]->str + 1);
+		else
+			deliver(r->element[2]->str, r->element[2]->len);
+	}
 	else if (strcmp(kind, "pong") == 0)
 		*pinged = false;
 	return true;
@@ -276,10 +340,12 @@ listen_main(void *arg)
 }
 
 void
-bus_listen_start(const struct settings *cfg, bus_wake_fn *on_wake, bus_state_fn *on_state)
+bus_listen_start(const struct settings *cfg, bus_wake_fn *on_wake, bus_evict_fn *on_evict,
+    bus_state_fn *on_state)
 {
 	listener.cfg = cfg;
 	listener.on_wake = on_wake;
+	listener.on_evict = on_evict;
 	listener.on_state = on_state;
 	atomic_init(&listener.stopping, false);
 	if (pthread_create(&listener.thread, NULL, listen_main, NULL) != 0) {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct settings;
 
@@ -26,5 +27,6 @@ void	fcgi_stop(void);
  * listener's state (up again: every held poll reads again; down: re-read every second). */
 void	fcgi_wake_users(const char *const *user_ids, size_t count);
 void	fcgi_redis_state(bool down);
+void	fcgi_evict_poll(uint64_t poll_id);
 
 #endif

@@ -33,6 +33,8 @@ void	park_start(const struct settings *cfg);
 bool	park_add(FCGX_Request *r, const struct hold *h, int64_t start_us);
 void	park_wake_users(const char *const *user_ids, size_t count);
 void	park_redis_state(bool down);
+/* The poll must answer now (its device is over its cap). */
+void	park_evict(uint64_t poll_id);
 /* The distinct users that hold polls now (copied into the arena). */
 void	park_users(struct arena *a, const char ***user_ids, size_t *count);
 /* Answers every held poll (final) and stops the answering threads. */

@@ -300,6 +300,21 @@ park_wake_users(const char *const *user_ids, size_t count)
 	pthread_mutex_unlock(&park.mu);
 }
 
+void
+park_evict(uint64_t poll_id)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&park.mu);
+	for (i = 0; i < park.heap_len; i++)
+		if (park.heap[i]->h.poll_id == poll_id) {
+			park.heap[i]->final = true;
+			make_ready(park.heap[i]);
+			break;
+		}
+	pthread_mutex_unlock(&park.mu);
+}
+
 static void
 wake_all_locked(void)
 {

@@ -445,6 +445,12 @@ fcgi_wake_users(const char *const *user_ids, size_t count)
 }
 
 void
+fcgi_evict_poll(uint64_t poll_id)
+{
+	park_evict(poll_id);
+}
+
+void
 fcgi_redis_state(bool down)
 {
 	park_redis_state(down);

@@ -8,6 +8,7 @@
 #include "handlers.h"
 #include "internal.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "base/text.h"
@@ -18,6 +19,10 @@
 #define POLL_TIMEOUT_MAX_S	55
 #define POLL_LIMIT_DEFAULT	100
 #define POLL_LIMIT_MAX		1000
+#define POLLS_PER_DEVICE	4
+
+/* Ids of held polls, unique in this process (the device cap names them in Redis). */
+static atomic_uint_fast64_t	poll_ids;
 
 static json_object *
 render_event(struct req *rq, const struct event *ev)
@@ -108,8 +113,18 @@ poll_once(struct req *rq, bool final)
 	if (e != ERR_OK)
 		return e;
 	if (page.count + page.eph_count > 0 || final ||
-	    rq->hold.deadline_us <= rq->hold.read_start_us)
+	    rq->hold.deadline_us <= rq->hold.read_start_us) {
+		if (rq->hold.poll_id != 0)
+			bus_device_poll_done(&rq->ctx, rq->hold.device_id, rq->hold.poll_id);
 		return reply_events(rq, &page);
+	}
+	/* About to be held for the first time: at most 4 held polls per device, across
+	 * every process (a 5th answers the oldest at once). */
+	if (rq->hold.poll_id == 0) {
+		rq->hold.poll_id = atomic_fetch_add(&poll_ids, 1) + 1;
+		bus_device_poll_hold(&rq->ctx, rq->hold.device_id, rq->hold.poll_id,
+		    POLLS_PER_DEVICE);
+	}
 	rq->hold.cursor_xid = page.next.xid;
 	rq->hold.cursor_eph_ms = page.next.eph_ms;
 	rq->hold.cursor_eph_seq = page.next.eph_seq;

@@ -49,6 +49,7 @@ struct hold {
 	uint32_t	limit;
 	int64_t		deadline_us;	/* monotonic */
 	int64_t		read_start_us;	/* monotonic: when its last read began */
+	uint64_t	poll_id;	/* unique in the process once held, else 0 */
 };
 
 struct route;

@@ -35,9 +35,10 @@
 	"SELECT e.xid, 2, e.chat_id, e.id, e.at_seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
 	"NULL::int8, (extract(epoch FROM e.created_at) * 1e6)::int8, NULL, " \
 	"e.user_id, e.action, e.group_id " \
-	"FROM p JOIN member_events e ON e.chat_id = p.chat_id " \
-	"WHERE " AFTER("e") " AND " TOP("e") " AND e.at_seq >= p.from_seq " \
-	"AND (p.to_seq IS NULL OR e.at_seq <= p.to_seq) " \
+	"FROM (SELECT DISTINCT chat_id FROM p) pc JOIN member_events e ON e.chat_id = pc.chat_id " \
+	"WHERE " AFTER("e") " AND " TOP("e") " AND EXISTS (SELECT 1 FROM p " \
+	"WHERE p.chat_id = e.chat_id AND e.at_seq >= p.from_seq " \
+	"AND (p.to_seq IS NULL OR e.at_seq <= p.to_seq)) " \
 	"UNION ALL " \
 	"SELECT r.xid, 3, r.chat_id, r.id, r.seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
 	"NULL::int8, (extract(epoch FROM r.created_at) * 1e6)::int8, NULL, " \
@@ -209,7 +210,9 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "SELECT $1::uuid, u.id, $4, clock_timestamp() + u.ord * interval '1 microsecond' "
 	    "FROM u ORDER BY u.ord ON CONFLICT DO NOTHING RETURNING user_id), "
 	    "cm AS (INSERT INTO chat_members (chat_id, user_id, from_seq) "
-	    "SELECT $2::uuid, gm.user_id, s.last_seq FROM gm, s), "
+	    "SELECT $2::uuid, gm.user_id, s.last_seq FROM gm, s "
+	    /* Removed and added again with no message in between: the same period goes on. */
+	    "ON CONFLICT (chat_id, user_id, from_seq) DO UPDATE SET to_seq = NULL), "
 	    "ev AS (INSERT INTO member_events (chat_id, group_id, user_id, action, at_seq) "
 	    "SELECT $2::uuid, $1::uuid, gm.user_id, 'added', s.last_seq FROM gm, s) "
 	    "SELECT count(*) FROM gm" },
