@@ -167,14 +167,19 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "ORDER BY coalesce(lm.at, c.created_at) DESC, c.id" },
 	[STMT_FEED_POSITION] = { "feed_position",
 	    "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text" },
+	/* The pointer is the user's in the chat: it also covers the messages of its earlier
+	 * membership periods, each period's copy clamped to the period. */
 	[STMT_READ_MOVE] = { "read_move",
-	    "UPDATE chat_members cm SET read_seq = t.target, "
-	    "delivered_seq = greatest(cm.delivered_seq, t.target) "
-	    "FROM (SELECT least($3::int8, c.last_seq) AS target, x.read_seq AS old, x.from_seq "
+	    "WITH t AS (SELECT least($3::int8, c.last_seq) AS target, x.read_seq AS old "
 	    "FROM chats c JOIN chat_members x ON x.chat_id = c.id AND x.user_id = $2::uuid "
-	    "AND x.to_seq IS NULL WHERE c.id = $1::uuid) t "
-	    "WHERE cm.chat_id = $1::uuid AND cm.user_id = $2::uuid AND cm.from_seq = t.from_seq "
-	    "AND t.target > cm.read_seq RETURNING cm.read_seq, t.old" },
+	    "AND x.to_seq IS NULL WHERE c.id = $1::uuid), "
+	    "u AS (UPDATE chat_members cm SET "
+	    "read_seq = greatest(cm.read_seq, least(t.target, coalesce(cm.to_seq, t.target))), "
+	    "delivered_seq = greatest(cm.delivered_seq, "
+	    "least(t.target, coalesce(cm.to_seq, t.target))) "
+	    "FROM t WHERE cm.chat_id = $1::uuid AND cm.user_id = $2::uuid AND t.target > t.old "
+	    "RETURNING 1) "
+	    "SELECT t.target, t.old FROM t WHERE t.target > t.old AND EXISTS (SELECT 1 FROM u)" },
 	/* A move within 500 ms of the previous receipt of the same kind updates it. */
 	[STMT_RECEIPT_RECORD] = { "receipt_record",
 	    "WITH last AS (SELECT id FROM receipts WHERE chat_id = $1::uuid "
@@ -253,15 +258,16 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	[STMT_ACK] = { "ack",
 	    "WITH d AS (UPDATE devices SET acked_xid = $3::xid8 WHERE id = $2::uuid "
 	    "AND acked_xid < $3::xid8 RETURNING 1), "
-	    "t AS (SELECT p.chat_id, p.from_seq, p.delivered_seq AS old, "
+	    "t AS (SELECT p.chat_id, p.delivered_seq AS old, "
 	    "(SELECT m.seq FROM messages m WHERE m.chat_id = p.chat_id AND m.xid <= $3::xid8 "
 	    "ORDER BY m.xid DESC LIMIT 1) AS target FROM chat_members p "
 	    "WHERE p.user_id = $1::uuid AND p.to_seq IS NULL AND EXISTS (SELECT 1 FROM d)), "
-	    "u AS (UPDATE chat_members cm SET delivered_seq = t.target FROM t "
-	    "WHERE cm.chat_id = t.chat_id AND cm.user_id = $1::uuid AND cm.from_seq = t.from_seq "
-	    "AND t.target > cm.delivered_seq RETURNING cm.chat_id, t.old, t.target) "
+	    "mv AS (SELECT * FROM t WHERE t.target > t.old), "
+	    "u AS (UPDATE chat_members cm SET delivered_seq = greatest(cm.delivered_seq, "
+	    "least(mv.target, coalesce(cm.to_seq, mv.target))) FROM mv "
+	    "WHERE cm.chat_id = mv.chat_id AND cm.user_id = $1::uuid) "
 	    "INSERT INTO receipts (chat_id, user_id, status, from_seq, seq) "
-	    "SELECT chat_id, $1::uuid, 'delivered', old, target FROM u RETURNING chat_id" },
+	    "SELECT chat_id, $1::uuid, 'delivered', old, target FROM mv RETURNING chat_id" },
 	/* Who hears of a change in a chat: its current members, and a user who just left. */
 	[STMT_CHAT_AUDIENCE] = { "chat_audience",
 	    "SELECT DISTINCT user_id FROM chat_members WHERE chat_id = $1::uuid "
