@@ -15,6 +15,11 @@ START_TEST(test_settings_defaults_follow_operations)
 	char		err[256];
 
 	unsetenv("CHAT_TOKEN_TTL");
+	unsetenv("CHAT_PRESENCE_TTL");
+	unsetenv("CHAT_RATE_LIMIT");
+	unsetenv("CHAT_MAX_GROUP_MEMBERS");
+	unsetenv("CHAT_MAX_MEDIA_BYTES");
+	unsetenv("CHAT_MAX_BODY_BYTES");
 	ck_assert(settings_load(&s, NULL, err, sizeof(err)));
 	ck_assert_uint_eq(s.token_ttl_s, 86400);
 	ck_assert_uint_eq(s.presence_ttl_s, 60);
