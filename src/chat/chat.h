@@ -115,7 +115,24 @@ struct event_page {
 	struct eph_event	*eph;		/* ephemeral: typing, presence */
 	size_t			 eph_count;
 	struct feed_pos		 next;		/* the position after these events */
+	bool			 expired;	/* the position can no longer be resumed */
 };
+
+/* One poll of a batch: its user and device, its position, and whether its position is
+ * new (acknowledge the deliveries up to it) or was only moved forward past nothing. */
+struct poll_req {
+	const char	*user_id;
+	const char	*device_id;
+	struct feed_pos	 after;
+	uint32_t	 limit;
+	bool		 acknowledge;
+};
+
+/* chat_events_read for n polls at once: one statement for all (a message to a group
+ * wakes all its members' polls together). A page whose position can no longer be
+ * resumed is marked expired. */
+enum err	 chat_events_read_many(struct ctx *, size_t n, const struct poll_req *polls,
+		    struct event_page *pages);
 
 /* Fills the ephemeral part of a position with the user's current stream position. */
 void		 chat_feed_position_eph(struct ctx *, struct feed_pos *pos);

@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "base/arena.h"
 #include "bus/bus.h"
 #include "settings.h"
 
@@ -39,8 +40,11 @@ chat_events_position(struct ctx *ctx, struct feed_pos *pos)
 	uint64_t	 top;
 	enum err	 e;
 
+	uint64_t	 far;
+
 	/* A read from the far future returns nothing but the horizon. */
-	e = store_feed(ctx, ctx->user_id, UINT64_MAX >> 1, 1, chat_feed_naive, &ev, &n, &top);
+	far = UINT64_MAX >> 1;
+	e = store_feed(ctx, 1, &ctx->user_id, &far, 1, chat_feed_naive, &ev, &n, &top);
 	if (e != ERR_OK)
 		return e;
 	pos->xid = top > 0 ? top - 1 : 0;
@@ -56,7 +60,7 @@ chat_feed_position_eph(struct ctx *ctx, struct feed_pos *pos)
 
 /* Delivered receipts: a poll acknowledges what its device received up to its cursor. */
 static void
-acknowledge(struct ctx *ctx, uint64_t position)
+acknowledge(struct ctx *ctx, const char *user_id, const char *device_id, uint64_t position)
 {
 	const char	**chats;
 	size_t		  n;
@@ -64,27 +68,19 @@ acknowledge(struct ctx *ctx, uint64_t position)
 
 	if (position == 0)
 		return;
-	if (store_ack(ctx, ctx->user_id, ctx->device_id, position, &chats, &n) != ERR_OK)
+	if (store_ack(ctx, user_id, device_id, position, &chats, &n) != ERR_OK)
 		return;
 	for (i = 0; i < n; i++)
 		chat_notify(ctx, chats[i], NULL);
 }
 
-/* Reads the durable events after `after` into out (out->next.xid set). */
+/* Cuts a poll's durable events at its limit, never inside a transaction, and sets its
+ * next position. */
 static enum err
-read_durable(struct ctx *ctx, uint64_t after, uint32_t limit, struct event_page *out)
+cut(uint64_t after, uint32_t limit, uint64_t top, struct event_page *out)
 {
-	uint64_t	 top;
-	size_t		 n;
-	enum err	 e;
+	size_t	n;
 
-	/* One transaction's events for one user are bounded by a group's size: read that
-	 * much beyond the limit, so that the last transaction is never cut. */
-	e = store_feed(ctx, ctx->user_id, after,
-	    (int64_t)limit + ctx->cfg->max_group_members + 16, chat_feed_naive, &out->events,
-	    &out->count, &top);
-	if (e != ERR_OK)
-		return e;
 	if (top > 0 && after >= top && !chat_feed_naive)
 		return ERR_CURSOR_EXPIRED;
 	n = out->count;
@@ -104,29 +100,86 @@ read_durable(struct ctx *ctx, uint64_t after, uint32_t limit, struct event_page 
 	return ERR_OK;
 }
 
+/* Ephemeral events live in Redis only: while it is down, polls go on without. */
+static void
+read_ephemeral(struct ctx *ctx, const struct poll_req *poll, struct event_page *page)
+{
+	struct eph_pos	from;
+	struct eph_pos	next;
+
+	from.ms = poll->after.eph_ms;
+	from.seq = poll->after.eph_seq;
+	if (bus_eph_read(ctx, poll->user_id, &from, poll->limit, &page->eph, &page->eph_count,
+	    &next) == ERR_OK) {
+		page->next.eph_ms = next.ms;
+		page->next.eph_seq = next.seq;
+	}
+}
+
+enum err
+chat_events_read_many(struct ctx *ctx, size_t n, const struct poll_req *polls,
+    struct event_page *pages)
+{
+	const char	**users;
+	uint64_t	 *afters;
+	struct event	**events;
+	size_t		 *counts;
+	uint32_t	  max_limit;
+	uint64_t	  top;
+	size_t		  i;
+	enum err	  e;
+
+	users = arena_alloc(ctx->arena, sizeof(*users) * n);
+	afters = arena_alloc(ctx->arena, sizeof(*afters) * n);
+	events = arena_alloc(ctx->arena, sizeof(*events) * n);
+	counts = arena_alloc(ctx->arena, sizeof(*counts) * n);
+	max_limit = 1;
+	for (i = 0; i < n; i++) {
+		if (polls[i].acknowledge)
+			acknowledge(ctx, polls[i].user_id, polls[i].device_id, polls[i].after.xid);
+		users[i] = polls[i].user_id;
+		afters[i] = polls[i].after.xid;
+		if (polls[i].limit > max_limit)
+			max_limit = polls[i].limit;
+	}
+	/* One transaction's events for one user are bounded by a group's size: read that
+	 * much beyond the limit, so that the last transaction is never cut. */
+	e = store_feed(ctx, n, users, afters, (int64_t)max_limit + ctx->cfg->max_group_members +
+	    16, chat_feed_naive, events, counts, &top);
+	if (e != ERR_OK)
+		return e;
+	for (i = 0; i < n; i++) {
+		memset(&pages[i], 0, sizeof(pages[i]));
+		pages[i].next = polls[i].after;
+		pages[i].events = events[i];
+		pages[i].count = counts[i];
+		if (cut(polls[i].after.xid, polls[i].limit, top, &pages[i]) != ERR_OK) {
+			pages[i].events = NULL;
+			pages[i].count = 0;
+			pages[i].expired = true;
+			continue;
+		}
+		read_ephemeral(ctx, &polls[i], &pages[i]);
+	}
+	return ERR_OK;
+}
+
 enum err
 chat_events_read(struct ctx *ctx, const struct feed_pos *after, uint32_t limit,
     struct event_page *out)
 {
-	struct eph_pos	 from;
-	struct eph_pos	 next;
-	enum err	 e;
+	struct poll_req	poll;
+	enum err	e;
 
-	memset(out, 0, sizeof(*out));
-	out->next = *after;
-	acknowledge(ctx, after->xid);
-	e = read_durable(ctx, after->xid, limit, out);
-	if (e != ERR_OK)
-		return e;
-	/* Ephemeral events live in Redis only: while it is down, polls go on without. */
-	from.ms = after->eph_ms;
-	from.seq = after->eph_seq;
-	if (bus_eph_read(ctx, ctx->user_id, &from, limit, &out->eph, &out->eph_count,
-	    &next) == ERR_OK) {
-		out->next.eph_ms = next.ms;
-		out->next.eph_seq = next.seq;
-	}
-	return ERR_OK;
+	poll.user_id = ctx->user_id;
+	poll.device_id = ctx->device_id;
+	poll.after = *after;
+	poll.limit = limit;
+	poll.acknowledge = true;
+	e = chat_events_read_many(ctx, 1, &poll, out);
+	if (e == ERR_OK && out->expired)
+		return ERR_CURSOR_EXPIRED;
+	return e;
 }
 
 void

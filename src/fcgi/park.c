@@ -35,6 +35,7 @@
 #define RECENT_WAKES		4096
 #define RECHECK_COUNT		3
 #define DOWN_REREAD_US		1000000
+#define ANSWER_BATCH		64
 
 enum held_state { H_PARKED, H_READY, H_BUSY };
 
@@ -383,29 +384,39 @@ timer_main(void *arg)
 	return NULL;
 }
 
-/* Answers (or re-parks) one entry, outside the lock. */
+/* Answers (or keeps) a batch of entries, outside the lock: one read for all. An
+ * answered entry's request is freed and its r set to NULL. */
 static void
-answer(struct worker_res *res, struct held *e)
+answer(struct worker_res *res, struct held **batch, size_t n)
 {
-	struct req	rq;
-	enum err	err;
+	struct req	 *rqs;
+	struct req	**ptrs;
+	enum err	 *errs;
+	size_t		  i;
 
-	fcgi_req_init(&rq, res, e->r);
-	rq.start_us = e->start_us;
-	rq.method_name = "GET";
-	rq.path = "/v1/events";
-	rq.hold = e->h;
-	rq.hold_final = e->final;
-	err = router_resume(&rq);
-	if (err == ERR_OK && rq.hold_requested) {
-		e->h = rq.hold;
-		arena_reset(res->arena);
-		return;
+	rqs = arena_alloc(res->arena, sizeof(*rqs) * n);
+	ptrs = arena_alloc(res->arena, sizeof(*ptrs) * n);
+	errs = arena_alloc(res->arena, sizeof(*errs) * n);
+	for (i = 0; i < n; i++) {
+		fcgi_req_init(&rqs[i], res, batch[i]->r);
+		rqs[i].start_us = batch[i]->start_us;
+		rqs[i].method_name = "GET";
+		rqs[i].path = "/v1/events";
+		rqs[i].hold = batch[i]->h;
+		rqs[i].hold_final = batch[i]->final;
+		ptrs[i] = &rqs[i];
 	}
-	fcgi_req_finish(&rq, e->r, err);
+	router_resume(ptrs, n, errs);
+	for (i = 0; i < n; i++) {
+		if (errs[i] == ERR_OK && rqs[i].hold_requested) {
+			batch[i]->h = rqs[i].hold;
+			continue;
+		}
+		fcgi_req_finish(&rqs[i], batch[i]->r, errs[i]);
+		free(batch[i]->r);
+		batch[i]->r = NULL;
+	}
 	arena_reset(res->arena);
-	free(e->r);
-	e->r = NULL;
 }
 
 /* Back under the lock after answer(): forget the entry, or park it again. */
@@ -439,7 +450,9 @@ static void *
 answer_main(void *arg)
 {
 	struct worker_res	 res;
-	struct held		*e;
+	struct held		*batch[ANSWER_BATCH];
+	size_t			 n;
+	size_t			 i;
 
 	(void)arg;
 	worker_res_init(&res, park.cfg);
@@ -449,15 +462,21 @@ answer_main(void *arg)
 			pthread_cond_wait(&park.ready_cv, &park.mu);
 		if (park.ready_head == NULL)
 			break;
-		e = park.ready_head;
-		park.ready_head = e->ready_next;
+		/* Take a batch: the polls woken by one group message are read together. */
+		for (n = 0; n < ANSWER_BATCH && park.ready_head != NULL; n++) {
+			batch[n] = park.ready_head;
+			park.ready_head = batch[n]->ready_next;
+			batch[n]->state = H_BUSY;
+		}
 		if (park.ready_head == NULL)
 			park.ready_tail = NULL;
-		e->state = H_BUSY;
+		else
+			pthread_cond_signal(&park.ready_cv);
 		pthread_mutex_unlock(&park.mu);
-		answer(&res, e);
+		answer(&res, batch, n);
 		pthread_mutex_lock(&park.mu);
-		settle(e);
+		for (i = 0; i < n; i++)
+			settle(batch[i]);
 	}
 	pthread_mutex_unlock(&park.mu);
 	worker_res_fini(&res);

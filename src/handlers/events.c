@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "base/text.h"
 #include "bus/bus.h"
 #include "chat/chat.h"
@@ -95,28 +96,18 @@ reply_events(struct req *rq, const struct event_page *page)
 	return reply_json(rq, 200, o);
 }
 
-/* Reads once; answers when there are events or the poll is final, else holds. */
+/* Answers a poll from its page, or keeps holding it when it has nothing yet. */
 static enum err
-poll_once(struct req *rq, bool final)
+decide(struct req *rq, const struct event_page *page, bool final)
 {
-	struct event_page	page;
-	struct feed_pos		pos;
-	enum err		e;
-
-	rq->hold.read_start_us = text_mono_us();
-	pos.xid = rq->hold.cursor_xid;
-	pos.eph_ms = rq->hold.cursor_eph_ms;
-	pos.eph_seq = rq->hold.cursor_eph_seq;
-	e = chat_events_read(&rq->ctx, &pos, rq->hold.limit, &page);
-	if (e == ERR_CURSOR_EXPIRED)
-		return req_fail(rq, e, "the cursor can no longer be resumed; start again");
-	if (e != ERR_OK)
-		return e;
-	if (page.count + page.eph_count > 0 || final ||
+	if (page->expired)
+		return req_fail(rq, ERR_CURSOR_EXPIRED,
+		    "the cursor can no longer be resumed; start again");
+	if (page->count + page->eph_count > 0 || final ||
 	    rq->hold.deadline_us <= rq->hold.read_start_us) {
 		if (rq->hold.poll_id != 0)
 			bus_device_poll_done(&rq->ctx, rq->hold.device_id, rq->hold.poll_id);
-		return reply_events(rq, &page);
+		return reply_events(rq, page);
 	}
 	/* About to be held for the first time: at most 4 held polls per device, across
 	 * every process (a 5th answers the oldest at once). */
@@ -125,11 +116,40 @@ poll_once(struct req *rq, bool final)
 		bus_device_poll_hold(&rq->ctx, rq->hold.device_id, rq->hold.poll_id,
 		    POLLS_PER_DEVICE);
 	}
-	rq->hold.cursor_xid = page.next.xid;
-	rq->hold.cursor_eph_ms = page.next.eph_ms;
-	rq->hold.cursor_eph_seq = page.next.eph_seq;
+	/* Nothing up to the page's position: holding goes on from there. */
+	rq->hold.cursor_xid = page->next.xid;
+	rq->hold.cursor_eph_ms = page->next.eph_ms;
+	rq->hold.cursor_eph_seq = page->next.eph_seq;
 	rq->hold_requested = true;
 	return ERR_OK;
+}
+
+static void
+poll_of(const struct req *rq, bool acknowledge, struct poll_req *poll)
+{
+	poll->user_id = rq->hold.user_id;
+	poll->device_id = rq->hold.device_id;
+	poll->after.xid = rq->hold.cursor_xid;
+	poll->after.eph_ms = rq->hold.cursor_eph_ms;
+	poll->after.eph_seq = rq->hold.cursor_eph_seq;
+	poll->limit = rq->hold.limit;
+	poll->acknowledge = acknowledge;
+}
+
+/* The first read of a poll: it acknowledges the client's cursor. */
+static enum err
+poll_once(struct req *rq, bool final)
+{
+	struct event_page	page;
+	struct poll_req		poll;
+	enum err		e;
+
+	rq->hold.read_start_us = text_mono_us();
+	poll_of(rq, true, &poll);
+	e = chat_events_read_many(&rq->ctx, 1, &poll, &page);
+	if (e != ERR_OK)
+		return e;
+	return decide(rq, &page, final);
 }
 
 /* GET /v1/events?cursor=&timeout=&limit=: 200 events (at once, or when one arrives, or
@@ -188,9 +208,27 @@ handle_event_poll(struct req *rq)
 	return poll_once(rq, timeout_s == 0);
 }
 
-/* A held poll again: woken, re-checked, or final (timeout, replaced, shutting down). */
-enum err
-handle_event_resume(struct req *rq)
+/* Held polls again (woken, re-checked, or final: timeout, replaced, shutting down), read
+ * together in one statement. They share the first request's connections and arena. */
+void
+handle_event_resume_many(struct req *const *rqs, size_t n, enum err *errs)
 {
-	return poll_once(rq, rq->hold_final);
+	struct event_page	*pages;
+	struct poll_req		*polls;
+	struct ctx		*ctx;
+	int64_t			 now;
+	size_t			 i;
+	enum err		 e;
+
+	ctx = &rqs[0]->ctx;
+	polls = arena_alloc(ctx->arena, sizeof(*polls) * n);
+	pages = arena_alloc(ctx->arena, sizeof(*pages) * n);
+	now = text_mono_us();
+	for (i = 0; i < n; i++) {
+		rqs[i]->hold.read_start_us = now;
+		poll_of(rqs[i], false, &polls[i]);
+	}
+	e = chat_events_read_many(ctx, n, polls, pages);
+	for (i = 0; i < n; i++)
+		errs[i] = e != ERR_OK ? e : decide(rqs[i], &pages[i], rqs[i]->hold_final);
 }

@@ -25,7 +25,8 @@ handler_fn	handle_message_list;
 handler_fn	handle_message_show;
 handler_fn	handle_message_receipts;
 handler_fn	handle_event_poll;
-handler_fn	handle_event_resume;
+/* Resumes n held polls at once (see events.c); errs[i] is rqs[i]'s outcome. */
+void		handle_event_resume_many(struct req *const *rqs, size_t n, enum err *errs);
 handler_fn	handle_chat_list;
 handler_fn	handle_chat_typing;
 handler_fn	handle_presence_update;

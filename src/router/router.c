@@ -175,11 +175,14 @@ router_dispatch(struct req *rq)
 	return r->fn(rq);
 }
 
-enum err
-router_resume(struct req *rq)
+void
+router_resume(struct req *const *rqs, size_t n, enum err *errs)
 {
-	/* The device may have logged out while the request was held. */
-	rq->ctx.user_id = rq->hold.user_id;
-	rq->ctx.device_id = rq->hold.device_id;
-	return handle_event_resume(rq);
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		rqs[i]->ctx.user_id = rqs[i]->hold.user_id;
+		rqs[i]->ctx.device_id = rqs[i]->hold.device_id;
+	}
+	handle_event_resume_many(rqs, n, errs);
 }

@@ -17,8 +17,9 @@ enum route_flag {
 /* Routes the request and returns the handler's outcome. */
 enum err	router_dispatch(struct req *rq);
 
-/* Answers a held request again (its hold is in rq->hold; rq->hold_final when its time
- * is up): writes a response, or sets rq->hold_requested to keep holding it. */
-enum err	router_resume(struct req *rq);
+/* Answers held requests again (each hold in rq->hold; rq->hold_final when its time is
+ * up): each gets a response, or rq->hold_requested to keep holding it; errs[i] is the
+ * outcome of rqs[i]. All share the first request's connections and arena. */
+void		router_resume(struct req *const *rqs, size_t n, enum err *errs);
 
 #endif

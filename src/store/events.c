@@ -20,57 +20,95 @@ xid_of(const PGresult *res, int row, int col)
 	return text_parse_u64(PQgetvalue(res, row, col), UINT64_MAX, &v) ? v : 0;
 }
 
-/* Columns of a feed row: 0 top, 1 xid, 2 kind, 3 chat_id, 4 n, 5..12 message columns,
- * 13 who, 14 what, 15 group. */
+/* Columns of a feed row: 0 top, 1 poll index (from 1), 2 xid, 3 kind, 4 chat_id, 5 n,
+ * 6..13 message columns, 14 who, 15 what, 16 group, 17 rank. */
 static void
 read_event(struct ctx *ctx, const PGresult *res, int i, struct event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->xid = xid_of(res, i, 1);
-	ev->kind = (enum event_kind)store_int(res, i, 2);
-	ev->chat_id = store_text(ctx, res, i, 3);
+	ev->xid = xid_of(res, i, 2);
+	ev->kind = (enum event_kind)store_int(res, i, 3);
+	ev->chat_id = store_text(ctx, res, i, 4);
 	switch (ev->kind) {
 	case EVENT_MESSAGE:
-		store_read_message(ctx, res, i, 5, ev->chat_id, &ev->msg);
+		store_read_message(ctx, res, i, 6, ev->chat_id, &ev->msg);
 		break;
 	case EVENT_MEMBER:
 	case EVENT_RECEIPT:
-		ev->seq = store_int(res, i, 5);
-		ev->msg.created_us = store_int(res, i, 11);
-		ev->user_id = store_text(ctx, res, i, 13);
-		ev->action = store_text(ctx, res, i, 14);
-		ev->group_id = store_text(ctx, res, i, 15);
+		ev->seq = store_int(res, i, 6);
+		ev->msg.created_us = store_int(res, i, 12);
+		ev->user_id = store_text(ctx, res, i, 14);
+		ev->action = store_text(ctx, res, i, 15);
+		ev->group_id = store_text(ctx, res, i, 16);
 		break;
 	}
 }
 
+/* A PostgreSQL array literal of n strings from fmt. */
+static const char *
+array_of(struct ctx *ctx, size_t n, const char *const *ids, const uint64_t *nums)
+{
+	char	*s;
+	size_t	 i;
+	size_t	 o;
+	size_t	 cap;
+
+	cap = n * 40 + 3;
+	s = arena_alloc(ctx->arena, cap);
+	o = 0;
+	s[o++] = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			s[o++] = ',';
+		if (ids != NULL)
+			o += (size_t)snprintf(s + o, cap - o, "%s", ids[i]);
+		else
+			o += (size_t)snprintf(s + o, cap - o, "%llu", (unsigned long long)nums[i]);
+	}
+	s[o++] = '}';
+	s[o] = '\0';
+	return s;
+}
+
 enum err
-store_feed(struct ctx *ctx, const char *user_id, uint64_t after, int64_t max_rows, bool naive,
-    struct event **out, size_t *count, uint64_t *top)
+store_feed(struct ctx *ctx, size_t n, const char *const *user_ids, const uint64_t *afters,
+    int64_t max_rows, bool naive, struct event **out, size_t *counts, uint64_t *top)
 {
 	const char	*params[3];
 	PGresult	*res;
 	struct event	*ev;
+	uint64_t	 poll;
 	enum err	 e;
+	size_t		 k;
 	int		 i;
-	int		 n;
+	int		 rows;
 
-	params[0] = user_id;
-	params[1] = arena_printf(ctx->arena, "%llu", (unsigned long long)after);
+	params[0] = array_of(ctx, n, user_ids, NULL);
+	params[1] = array_of(ctx, n, NULL, afters);
 	params[2] = arena_printf(ctx->arena, "%lld", (long long)max_rows);
 	e = store_exec(ctx, naive ? STMT_FEED_NAIVE : STMT_FEED, 3, params, &res);
 	if (e != ERR_OK)
 		return e;
-	n = PQntuples(res);
-	*top = n > 0 ? xid_of(res, 0, 0) : 0;
-	if (n == 1 && PQgetisnull(res, 0, 1))
-		n = 0;
-	ev = arena_alloc(ctx->arena, sizeof(*ev) * (size_t)(n > 0 ? n : 1));
-	for (i = 0; i < n; i++)
+	rows = PQntuples(res);
+	*top = rows > 0 ? xid_of(res, 0, 0) : 0;
+	for (k = 0; k < n; k++) {
+		counts[k] = 0;
+		out[k] = NULL;
+	}
+	/* Rows come ordered by poll: count, then fill each poll's slice. */
+	ev = arena_alloc(ctx->arena, sizeof(*ev) * (size_t)(rows > 0 ? rows : 1));
+	for (i = 0; i < rows; i++) {
+		if (PQgetisnull(res, i, 1))
+			continue;
+		poll = (uint64_t)store_int(res, i, 1);
+		if (poll < 1 || poll > n)
+			continue;
+		if (out[poll - 1] == NULL)
+			out[poll - 1] = &ev[i];
 		read_event(ctx, res, i, &ev[i]);
+		counts[poll - 1]++;
+	}
 	PQclear(res);
-	*out = ev;
-	*count = (size_t)n;
 	return ERR_OK;
 }
 

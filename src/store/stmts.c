@@ -23,34 +23,43 @@
 	"m.seq, m.sender_id, m.kind, m.content, m.media_id, m.reply_to_seq, " \
 	"(extract(epoch FROM m.created_at) * 1e6)::int8, " MESSAGE_STATUS(V)
 
-#define FEED_EVENTS(AFTER, TOP) \
-	"p AS (SELECT chat_id, from_seq, to_seq FROM chat_members WHERE user_id = $1::uuid), " \
+/* The events of a batch of polls ($1 users, $2 their positions, in the same order): each
+ * poll's periods (p) joined with the rows of its chats after its position. */
+#define FEED_EVENTS(TOP) \
+	"q AS (SELECT t.i, t.u, t.a::xid8 AS after FROM unnest($1::uuid[], $2::text[]) " \
+	"WITH ORDINALITY AS t (u, a, i)), " \
+	"p AS (SELECT q.i, q.u, q.after, cm.chat_id, cm.from_seq, cm.to_seq FROM q " \
+	"JOIN chat_members cm ON cm.user_id = q.u), " \
 	"ev AS (" \
-	"SELECT m.xid, 1 AS k, m.chat_id, m.seq AS n, " MESSAGE_COLUMNS("$1::uuid") ", " \
+	"SELECT p.i, m.xid, 1 AS k, m.chat_id, m.seq AS n, " MESSAGE_COLUMNS("p.u") ", " \
 	"NULL::uuid AS who, NULL::text AS what, NULL::uuid AS grp " \
 	"FROM p JOIN messages m ON m.chat_id = p.chat_id " \
-	"WHERE " AFTER("m") " AND " TOP("m") " AND m.seq > p.from_seq " \
+	"WHERE m.xid > p.after AND " TOP("m") " AND m.seq > p.from_seq " \
 	"AND (p.to_seq IS NULL OR m.seq <= p.to_seq) " \
 	"UNION ALL " \
-	"SELECT e.xid, 2, e.chat_id, e.id, e.at_seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
+	"SELECT pc.i, e.xid, 2, e.chat_id, e.id, e.at_seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
 	"NULL::int8, (extract(epoch FROM e.created_at) * 1e6)::int8, NULL, " \
 	"e.user_id, e.action, e.group_id " \
-	"FROM (SELECT DISTINCT chat_id FROM p) pc JOIN member_events e ON e.chat_id = pc.chat_id " \
-	"WHERE " AFTER("e") " AND " TOP("e") " AND EXISTS (SELECT 1 FROM p " \
-	"WHERE p.chat_id = e.chat_id AND e.at_seq >= p.from_seq " \
-	"AND (p.to_seq IS NULL OR e.at_seq <= p.to_seq)) " \
+	"FROM (SELECT DISTINCT i, after, chat_id FROM p) pc " \
+	"JOIN member_events e ON e.chat_id = pc.chat_id " \
+	"WHERE e.xid > pc.after AND " TOP("e") " AND EXISTS (SELECT 1 FROM p p2 " \
+	"WHERE p2.i = pc.i AND p2.chat_id = e.chat_id AND e.at_seq >= p2.from_seq " \
+	"AND (p2.to_seq IS NULL OR e.at_seq <= p2.to_seq)) " \
 	"UNION ALL " \
-	"SELECT r.xid, 3, r.chat_id, r.id, r.seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
+	"SELECT p.i, r.xid, 3, r.chat_id, r.id, r.seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
 	"NULL::int8, (extract(epoch FROM r.created_at) * 1e6)::int8, NULL, " \
 	"r.user_id, r.status, NULL::uuid " \
 	"FROM p JOIN receipts r ON r.chat_id = p.chat_id " \
-	"WHERE " AFTER("r") " AND " TOP("r") " AND r.user_id <> $1::uuid " \
+	"WHERE r.xid > p.after AND " TOP("r") " AND r.user_id <> p.u " \
 	"AND p.to_seq IS NULL AND EXISTS (SELECT 1 FROM messages s WHERE s.chat_id = r.chat_id " \
-	"AND s.seq > r.from_seq AND s.seq <= r.seq AND s.sender_id = $1::uuid)) "
+	"AND s.seq > r.from_seq AND s.seq <= r.seq AND s.sender_id = p.u)), " \
+	"rk AS (SELECT ev.*, row_number() OVER (PARTITION BY ev.i " \
+	"ORDER BY ev.xid, ev.k, ev.chat_id, ev.n) AS rn FROM ev) " \
+	"SELECT (SELECT top FROM w)::text, x.* FROM (SELECT 1) one LEFT JOIN " \
+	"(SELECT * FROM rk WHERE rn <= $3::int8) x ON true ORDER BY x.i, x.rn"
 
 /* Lossless: only rows of transactions below the snapshot's xmin, which can no longer
  * change, in transaction order; within a chat, xid order is seq order. */
-#define XID_AFTER(t)	t ".xid > $2::xid8"
 #define XID_TOP(t)	t ".xid < (SELECT top FROM w)"
 /* The classic mistake, kept behind a test-only switch for the concurrency test: every
  * committed row after the cursor, and the cursor moved past whatever is still in flight. */
@@ -244,15 +253,14 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "AND role = 'admin')" },
 	/* The event feed of a user after a position: one row per event (at most $3), the
 	 * first column the snapshot's xmin (a row of NULLs when there is no event). */
+	/* The event feed of a batch of polls: one row per event (at most $3 per poll, in
+	 * order), the first column the snapshot's xmin; one row of NULLs when none. */
 	[STMT_FEED] = { "feed",
 	    "WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS top), "
-	    FEED_EVENTS(XID_AFTER, XID_TOP)
-	    "SELECT (SELECT top FROM w)::text, x.* FROM (SELECT 1) one LEFT JOIN "
-	    "(SELECT * FROM ev ORDER BY xid, k, chat_id, n LIMIT $3::int8) x ON true" },
+	    FEED_EVENTS(XID_TOP) },
 	[STMT_FEED_NAIVE] = { "feed_naive",
 	    "WITH w AS (SELECT pg_snapshot_xmax(pg_current_snapshot()) AS top), "
-	    FEED_EVENTS(XID_AFTER, NAIVE_TOP)
-	    "SELECT (SELECT top FROM w)::text, x.* FROM (SELECT 1) one LEFT JOIN (SELECT * FROM ev ORDER BY xid, k, chat_id, n LIMIT $3::int8) x ON true" },
+	    FEED_EVENTS(NAIVE_TOP) },
 	/* A poll acknowledges what its device received up to its cursor: the delivered
 	 * pointers of all the user's chats move in one statement, once per new position. */
 	[STMT_ACK] = { "ack",

@@ -191,11 +191,14 @@ struct event {
 	int64_t		 seq;		/* EVENT_RECEIPT: up to this seq */
 };
 
-/* The user's events of transactions after position `after`, in order, at most max_rows.
- * *top is the feed's horizon: every transaction below it has finished (naive: the
- * classic reader that trusts committed rows only, for the concurrency test). */
-enum err	 store_feed(struct ctx *, const char *user_id, uint64_t after, int64_t max_rows,
-		    bool naive, struct event **out, size_t *count, uint64_t *top);
+/* The events of n polls in one statement: for poll i (user_ids[i], after afters[i]) the
+ * events of transactions after its position, in order, at most max_rows, in out[i]
+ * (counts[i] of them). *top is the feed's horizon: every transaction below it has
+ * finished (naive: the classic reader that trusts committed rows only, for the
+ * concurrency test). */
+enum err	 store_feed(struct ctx *, size_t n, const char *const *user_ids,
+		    const uint64_t *afters, int64_t max_rows, bool naive, struct event **out,
+		    size_t *counts, uint64_t *top);
 /* Acknowledges the device's position: moves the delivered pointers of the user's chats
  * (once per new position) and records receipts; *chat_ids the chats that moved. */
 enum err	 store_ack(struct ctx *, const char *user_id, const char *device_id,
