@@ -467,3 +467,105 @@ jwt_make()
 	p=$(printf '%s' "$2" | b64url)
 	printf '%s.%s.%s' "$h" "$p" "$(printf '%s.%s' "$h" "$p" | jwt_sig "${4:-HS256}" "$3")"
 }
+
+# --- events (long-polling) ---------------------------------------------------
+#
+#   ev_uri TEXT                      TEXT percent-encoded for a query string
+#   ev_send_direct TOKEN RECEIVER CONTENT [CMID]   POST /v1/messages (text), via api
+#   ev_send_group TOKEN GROUP_ID CONTENT [CMID]    POST /v1/groups/{id}/messages (text)
+#   ev_cursor TOKEN                  GET /v1/events without cursor; sets EV_CURSOR
+#                                    (empty unless 200 with a string cursor)
+#   ev_poll TOKEN CURSOR [QUERY]     GET /v1/events?cursor=CURSOR&QUERY via api; on 200
+#                                    with a string cursor, EV_CURSOR is the answer's cursor
+#   ev_bg_poll NAME TOKEN CURSOR [QUERY]   the same poll as a background curl (several
+#                                    may run at once); EV_BG_PID is its pid
+#   ev_bg_wait NAME                  waits for it, then sets STATUS BODY HEADERS REQ as
+#                                    api does, EV_TIME (curl's time_total, seconds) and
+#                                    EV_END_NS (when it ended: its start + EV_TIME, in
+#                                    date +%s%N nanoseconds)
+#   ev_bg_running NAME               true while that background poll still runs
+#   ev_lt A B                        true when the number A < B (decimals allowed)
+
+ev_uri()
+{
+	jq -rn --arg s "$1" '$s | @uri'
+}
+
+ev_send_direct()
+{
+	api POST /v1/messages "$(jq -nc --arg r "$2" --arg c "$3" --arg k "${4:-$(cat /proc/sys/kernel/random/uuid)}" \
+		'{receiver_id: $r, message_type: "text", content: $c, client_msg_id: $k}')" "$1"
+}
+
+ev_send_group()
+{
+	api POST "/v1/groups/$2/messages" "$(jq -nc --arg c "$3" --arg k "${4:-$(cat /proc/sys/kernel/random/uuid)}" \
+		'{message_type: "text", content: $c, client_msg_id: $k}')" "$1"
+}
+
+ev_cursor()
+{
+	EV_CURSOR=
+	api GET /v1/events "" "$1"
+	[[ $STATUS == 200 ]] && EV_CURSOR=$(jq -r '.cursor | strings' <<<"$BODY" 2>/dev/null)
+	return 0
+}
+
+ev_poll()
+{
+	local c
+	api GET "/v1/events?cursor=$(ev_uri "$2")${3:+&$3}" "" "$1"
+	if [[ $STATUS == 200 ]]; then
+		c=$(jq -r '.cursor | strings' <<<"$BODY" 2>/dev/null)
+		[[ -n $c ]] && EV_CURSOR=$c
+	fi
+	return 0
+}
+
+ev_bg_poll()
+{
+	local f=$TEST_TMP/bg-$1 path
+	path="/v1/events?cursor=$(ev_uri "$3")${4:+&$4}"
+	rm -f "$f".*
+	printf 'GET %s (with Authorization; background poll %s)' "$path" "$1" >"$f.req"
+	date +%s%N >"$f.start"
+	curl -sS --path-as-is --max-time "$API_TIMEOUT" -o "$f.body" -D "$f.headers" \
+		-w '%{http_code} %{time_total}' -H "Authorization: Bearer $2" "$BASE_URL$path" \
+		>"$f.out" 2>"$f.err" </dev/null &
+	EV_BG_PID=$!
+	printf '%s' "$EV_BG_PID" >"$f.pid"
+}
+
+ev_bg_running()
+{
+	local f=$TEST_TMP/bg-$1
+	[[ -f $f.pid ]] && kill -0 "$(<"$f.pid")" 2>/dev/null
+}
+
+ev_bg_wait()
+{
+	local f=$TEST_TMP/bg-$1 out
+	[[ -f $f.pid ]] && wait "$(<"$f.pid")" 2>/dev/null
+	out=$(cat "$f.out" 2>/dev/null)
+	STATUS=${out%% *}
+	[[ $STATUS =~ ^[0-9]{3}$ ]] || STATUS=000
+	EV_TIME=${out#* }
+	[[ $EV_TIME =~ ^[0-9.]+$ ]] || EV_TIME=999
+	EV_END_NS=$(awk -v s="$(cat "$f.start" 2>/dev/null)" -v t="$EV_TIME" 'BEGIN { printf "%.0f", s + t * 1e9 }')
+	REQ=$(cat "$f.req" 2>/dev/null)
+	[[ $STATUS == 000 ]] && REQ+=" [curl: $(tr '\n' ' ' <"$f.err" 2>/dev/null)]"
+	BODY=$(cat "$f.body" 2>/dev/null; printf x)
+	BODY=${BODY%x}
+	HEADERS=$(tr -d '\r' <"$f.headers" 2>/dev/null |
+		awk '/^HTTP\//{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}')
+	if [[ $STATUS =~ ^[45] ]]; then
+		ERROR_BODIES=$((ERROR_BODIES + 1))
+		is_leaky "$BODY" && LEAKS+=("$REQ -> $STATUS $BODY")
+	fi
+	return 0
+}
+
+ev_lt()
+{
+	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'
+}
