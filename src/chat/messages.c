@@ -2,10 +2,10 @@
 /*
  * Sending and reading messages.
  *
- * A send is one transaction: the chat's lock first (no write before it, see
- * store_chat_lock), then the idempotency key, membership, reply_to and rate checks, then
- * one statement that takes the next seq and writes the key and the message. The answer
- * goes out only after COMMIT. Reads go through the caller's membership periods.
+ * A send is one statement (chat_send in sql/0002_send.sql): the chat's lock first (no
+ * write before it, so that xid order is seq order within a chat), then the idempotency
+ * key, membership and reply_to checks, then the next seq and the inserts; it commits
+ * before the answer goes out. Reads go through the caller's membership periods.
  */
 #include "config.h"
 #include "chat.h"
@@ -29,14 +29,14 @@ draft_hash(const struct message_draft *d, char out[65])
 	digest_fields_hex(fields, 6, out);
 }
 
-/* The chat a draft goes to: the group's, or the direct chat (created on first use). */
+/* The chat a draft goes to: the group's, or the direct chat (created on first use).
+ * *audience is set for direct chats (both users); a group's comes from the send. */
 static enum err
 target_chat(struct ctx *ctx, const struct message_draft *d, const char **chat_id,
-    const char **why)
+    const char **audience, const char **why)
 {
 	struct chat_group	g;
-	struct user	u;
-	enum err	e;
+	enum err		e;
 
 	if (d->group_id != NULL) {
 		e = store_group_get(ctx, d->group_id, &g);
@@ -45,111 +45,43 @@ target_chat(struct ctx *ctx, const struct message_draft *d, const char **chat_id
 		*chat_id = g.chat_id;
 		return e;
 	}
-	e = store_user_by_id(ctx, d->receiver_id, &u);
-	if (e == ERR_NOT_FOUND) {
+	e = store_direct_target(ctx, ctx->user_id, d->receiver_id, chat_id);
+	if (e == ERR_NOT_FOUND)
 		*why = "receiver not found";
-		return e;
-	}
 	if (e != ERR_OK)
 		return e;
-	return store_direct_chat(ctx, ctx->user_id, u.id, chat_id);
+	audience[0] = ctx->user_id;
+	audience[1] = d->receiver_id;
+	if (*chat_id != NULL)
+		return ERR_OK;
+	return store_direct_chat(ctx, ctx->user_id, d->receiver_id, chat_id);
 }
 
-/* A replay answers with the original message; another body under the same key is 409. */
+/* Maps what the send statement found to the answer. */
 static enum err
-replay(const struct message *orig, const char *orig_hash, const char *hash,
-    struct message_sent *out, const char **why)
+outcome(const struct send_result *r, struct message_sent *out, const char **why)
 {
-	if (strcmp(orig_hash, hash) != 0) {
+	switch (r->outcome) {
+	case SEND_SENT:
+	case SEND_REPLAY:
+		out->msg = r->msg;
+		out->replayed = r->outcome == SEND_REPLAY;
+		return ERR_OK;
+	case SEND_CONFLICT:
 		*why = "client_msg_id was used for another message";
 		return ERR_CONFLICT;
-	}
-	out->msg = *orig;
-	out->replayed = true;
-	return ERR_OK;
-}
-
-/* Checks reply_to: a message of this chat (404 when unknown, 400 when of another). */
-static enum err
-check_reply(struct ctx *ctx, const char *chat_id, const char *reply_to, int64_t *seq,
-    const char **why)
-{
-	char		other[37];
-	enum err	e;
-
-	*seq = 0;
-	if (reply_to == NULL)
-		return ERR_OK;
-	if (!chat_message_id_parse(reply_to, other, seq)) {
-		*why = "reply_to message not found";
-		return ERR_NOT_FOUND;
-	}
-	e = store_message_exists(ctx, other, *seq);
-	if (e == ERR_NOT_FOUND)
-		*why = "reply_to message not found";
-	if (e == ERR_OK && strcmp(other, chat_id) != 0) {
-		*why = "reply_to is a message of another chat";
-		return ERR_BAD_REQUEST;
-	}
-	return e;
-}
-
-/* The transaction of a send. ERR_CONFLICT from the insert means that the same key
- * committed concurrently in another chat: the caller looks again. */
-static enum err
-send_tx(struct ctx *ctx, const struct message_draft *d, const char *chat_id,
-    const char *hash, struct message_sent *out, const char **why)
-{
-	struct message_new	 m;
-	struct message		 orig;
-	const char		*orig_hash;
-	enum err		 e;
-
-	e = store_chat_lock(ctx, chat_id);
-	if (e != ERR_OK)
-		return e;
-	e = store_message_key(ctx, ctx->user_id, d->client_msg_id, &orig, &orig_hash);
-	if (e == ERR_OK)
-		return replay(&orig, orig_hash, hash, out, why);
-	if (e != ERR_NOT_FOUND)
-		return e;
-	e = store_member_current(ctx, chat_id, ctx->user_id);
-	if (e == ERR_NOT_FOUND) {
+	case SEND_FORBIDDEN:
 		*why = "not a member of this group";
 		return ERR_FORBIDDEN;
-	}
-	if (e != ERR_OK)
-		return e;
-	memset(&m, 0, sizeof(m));
-	e = check_reply(ctx, chat_id, d->reply_to, &m.reply_to_seq, why);
-	if (e != ERR_OK)
-		return e;
-	if (d->media_id != NULL) {
-		/* Media objects arrive with the media capability; none exists yet. */
-		*why = "media not found";
+	case SEND_REPLY_MISSING:
+		*why = "reply_to message not found";
 		return ERR_NOT_FOUND;
+	case SEND_REPLY_OTHER:
+		*why = "reply_to is a message of another chat";
+		return ERR_BAD_REQUEST;
+	case SEND_OK:
+		break;
 	}
-	e = bus_rate_take(ctx, ctx->user_id);
-	if (e != ERR_OK)
-		return e;
-	m.chat_id = chat_id;
-	m.sender_id = ctx->user_id;
-	m.client_msg_id = d->client_msg_id;
-	m.body_hash_hex = hash;
-	m.kind = d->kind;
-	m.content = d->content;
-	m.media_id = d->media_id;
-	e = store_message_insert(ctx, &m, &out->msg.seq, &out->msg.created_us);
-	if (e != ERR_OK)
-		return e;
-	out->msg.chat_id = chat_id;
-	out->msg.sender_id = ctx->user_id;
-	out->msg.kind = d->kind;
-	out->msg.content = d->content;
-	out->msg.media_id = d->media_id;
-	out->msg.reply_to_seq = m.reply_to_seq;
-	out->msg.status = "sent";
-	out->replayed = false;
 	return ERR_OK;
 }
 
@@ -161,8 +93,6 @@ test_delay(const struct ctx *ctx)
 	struct timespec	ts;
 	uint32_t	r;
 
-	if (ctx->cfg->test_commit_delay_ms == 0)
-		return;
 	text_random(&r, sizeof(r));
 	r %= ctx->cfg->test_commit_delay_ms * 1000u;
 	ts.tv_sec = 0;
@@ -170,38 +100,85 @@ test_delay(const struct ctx *ctx)
 	nanosleep(&ts, NULL);
 }
 
+/* The send statement, in its own transaction (or, with the test delay, in an explicit
+ * one that pauses before COMMIT). */
+static enum err
+send_once(struct ctx *ctx, const struct message_new *m, const char *reply_chat, bool dry,
+    bool audience, struct send_result *r)
+{
+	enum err	e;
+
+	if (dry || ctx->cfg->test_commit_delay_ms == 0)
+		return store_message_send(ctx, m, reply_chat, dry, audience, r);
+	e = store_tx_begin(ctx);
+	if (e != ERR_OK)
+		return e;
+	e = store_message_send(ctx, m, reply_chat, false, audience, r);
+	if (e != ERR_OK) {
+		store_tx_rollback(ctx);
+		return e;
+	}
+	test_delay(ctx);
+	return store_tx_commit(ctx);
+}
+
 enum err
 chat_message_send(struct ctx *ctx, const struct message_draft *d, struct message_sent *out,
     const char **why)
 {
-	const char	*chat_id;
-	char		 hash[65];
-	enum err	 e;
-	int		 attempt;
+	struct message_new	 m;
+	struct send_result	 r;
+	const char		*audience[2];
+	char			 reply_chat[37];
+	char			 hash[65];
+	bool			 limited;
+	enum err		 e;
+	int			 attempt;
 
 	memset(out, 0, sizeof(*out));
+	memset(&m, 0, sizeof(m));
 	*why = NULL;
-	e = target_chat(ctx, d, &chat_id, why);
+	audience[0] = audience[1] = NULL;
+	e = target_chat(ctx, d, &m.chat_id, audience, why);
 	if (e != ERR_OK)
 		return e;
+	if (d->reply_to != NULL && !chat_message_id_parse(d->reply_to, reply_chat,
+	    &m.reply_to_seq)) {
+		*why = "reply_to message not found";
+		return ERR_NOT_FOUND;
+	}
+	if (d->media_id != NULL) {
+		/* Media objects arrive with the media capability; none exists yet. */
+		*why = "media not found";
+		return ERR_NOT_FOUND;
+	}
 	draft_hash(d, hash);
+	m.sender_id = ctx->user_id;
+	m.client_msg_id = d->client_msg_id;
+	m.body_hash_hex = hash;
+	m.kind = d->kind;
+	m.content = d->content;
+	m.media_id = d->media_id;
+	/* Over its rate, a sender still gets the answers that come first (403, 404, 409,
+	 * or its original message for a retry): a dry run decides, and nothing is stored. */
+	limited = bus_rate_take(ctx, ctx->user_id) == ERR_RATE_LIMITED;
 	for (attempt = 0; attempt < 2; attempt++) {
-		e = store_tx_begin(ctx);
+		e = send_once(ctx, &m, reply_chat, limited, d->group_id != NULL, &r);
+		if (e == ERR_CONFLICT)
+			continue;	/* the same key committed in another chat: look again */
 		if (e != ERR_OK)
 			return e;
-		e = send_tx(ctx, d, chat_id, hash, out, why);
-		if (e != ERR_OK || out->replayed) {
-			store_tx_rollback(ctx);
-			if (e == ERR_CONFLICT && *why == NULL)
-				continue;	/* raced with the same key in another chat */
-			return e;
+		if (limited && r.outcome == SEND_OK)
+			return ERR_RATE_LIMITED;
+		e = outcome(&r, out, why);
+		if (e == ERR_OK && r.outcome == SEND_SENT) {
+			out->msg.sender_id = ctx->user_id;
+			out->msg.kind = d->kind;
+			if (d->group_id != NULL)
+				bus_wake(ctx, r.audience, r.audience_count);
+			else
+				bus_wake(ctx, audience, 2);
 		}
-		/* An error here leaves the outcome unknown: 503, and the client's retry
-		 * with the same client_msg_id finds out. */
-		test_delay(ctx);
-		e = store_tx_commit(ctx);
-		if (e == ERR_OK)
-			chat_notify(ctx, chat_id, NULL);
 		return e;
 	}
 	return ERR_UNAVAILABLE;

@@ -23,10 +23,9 @@ enum stmt {
 	STMT_CHAT_DIRECT_FIND,
 	STMT_CHAT_DIRECT_CREATE,
 	STMT_CHAT_LOCK,
-	STMT_KEY_FIND,
 	STMT_MEMBER_CURRENT,
-	STMT_MESSAGE_EXISTS,
-	STMT_MESSAGE_INSERT,
+	STMT_MESSAGE_SEND,
+	STMT_DIRECT_TARGET,
 	STMT_PERIODS,
 	STMT_MESSAGES_DESC,
 	STMT_MESSAGES_ASC,
@@ -68,6 +67,8 @@ extern const struct store_stmt store_stmts[STMT__COUNT];
  * be PQclear()ed by the caller. On failure it logs and maps the error; *res is NULL. */
 enum err	store_exec(struct ctx *, enum stmt, int nparams, const char *const *params,
 		    PGresult **res);
+/* The lock key of a chat: the first 64 bits of its uuid, as a decimal string. */
+const char	*store_chat_lock_key(struct ctx *, const char *chat_id);
 /* Reads the message columns (MESSAGE_COLUMNS in stmts.c) starting at col. */
 void		 store_read_message(struct ctx *, const PGresult *, int row, int col,
 		    const char *chat_id, struct message *out);

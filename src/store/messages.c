@@ -72,17 +72,13 @@ store_direct_chat(struct ctx *ctx, const char *user_a, const char *user_b, const
 	return ERR_UNAVAILABLE;
 }
 
-enum err
-store_chat_lock(struct ctx *ctx, const char *chat_id)
+const char *
+store_chat_lock_key(struct ctx *ctx, const char *chat_id)
 {
-	const char	*params[1];
-	PGresult	*res;
-	uint64_t	 key;
-	enum err	 e;
-	int		 i;
-	int		 n;
+	uint64_t	key;
+	int		i;
+	int		n;
 
-	/* The lock key is the first 64 bits of the chat's uuid. */
 	key = 0;
 	for (i = n = 0; chat_id[i] != '\0' && n < 16; i++) {
 		if (chat_id[i] == '-')
@@ -91,44 +87,18 @@ store_chat_lock(struct ctx *ctx, const char *chat_id)
 		    chat_id[i] - 'a' + 10);
 		n++;
 	}
-	params[0] = num(ctx, (int64_t)key);
-	e = store_exec(ctx, STMT_CHAT_LOCK, 1, params, &res);
-	PQclear(res);
-	return e;
+	return num(ctx, (int64_t)key);
 }
 
 enum err
-store_message_key(struct ctx *ctx, const char *sender_id, const char *client_msg_id,
-    struct message *out, const char **body_hash_hex)
+store_chat_lock(struct ctx *ctx, const char *chat_id)
 {
-	const char	*params[2] = { sender_id, client_msg_id };
+	const char	*params[1];
 	PGresult	*res;
 	enum err	 e;
 
-	e = store_exec(ctx, STMT_KEY_FIND, 2, params, &res);
-	if (e != ERR_OK)
-		return e;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return ERR_NOT_FOUND;
-	}
-	*body_hash_hex = store_text(ctx, res, 0, 1);
-	store_read_message(ctx, res, 0, 2, store_text(ctx, res, 0, 0), out);
-	PQclear(res);
-	return ERR_OK;
-}
-
-/* Runs a statement and answers ERR_NOT_FOUND when it returned no row. */
-static enum err
-exists(struct ctx *ctx, enum stmt s, int n, const char *const *params)
-{
-	PGresult	*res;
-	enum err	 e;
-
-	e = store_exec(ctx, s, n, params, &res);
-	if (e != ERR_OK)
-		return e;
-	e = PQntuples(res) > 0 ? ERR_OK : ERR_NOT_FOUND;
+	params[0] = store_chat_lock_key(ctx, chat_id);
+	e = store_exec(ctx, STMT_CHAT_LOCK, 1, params, &res);
 	PQclear(res);
 	return e;
 }
@@ -137,43 +107,119 @@ enum err
 store_member_current(struct ctx *ctx, const char *chat_id, const char *user_id)
 {
 	const char	*params[2] = { chat_id, user_id };
-
-	return exists(ctx, STMT_MEMBER_CURRENT, 2, params);
-}
-
-enum err
-store_message_exists(struct ctx *ctx, const char *chat_id, int64_t seq)
-{
-	const char	*params[2] = { chat_id, num(ctx, seq) };
-
-	return exists(ctx, STMT_MESSAGE_EXISTS, 2, params);
-}
-
-enum err
-store_message_insert(struct ctx *ctx, const struct message_new *m, int64_t *seq,
-    int64_t *created_us)
-{
-	const char	*params[8];
 	PGresult	*res;
 	enum err	 e;
 
-	params[0] = m->chat_id;
-	params[1] = m->sender_id;
-	params[2] = m->client_msg_id;
-	params[3] = m->body_hash_hex;
-	params[4] = m->kind;
-	params[5] = m->content;
-	params[6] = m->media_id;
-	params[7] = m->reply_to_seq > 0 ? num(ctx, m->reply_to_seq) : NULL;
-	e = store_exec(ctx, STMT_MESSAGE_INSERT, 8, params, &res);
+	e = store_exec(ctx, STMT_MEMBER_CURRENT, 2, params, &res);
+	if (e != ERR_OK)
+		return e;
+	e = PQntuples(res) > 0 ? ERR_OK : ERR_NOT_FOUND;
+	PQclear(res);
+	return e;
+}
+
+enum err
+store_direct_target(struct ctx *ctx, const char *user_id, const char *receiver_id,
+    const char **chat_id)
+{
+	const char	*params[2] = { user_id, receiver_id };
+	PGresult	*res;
+	enum err	 e;
+
+	e = store_exec(ctx, STMT_DIRECT_TARGET, 2, params, &res);
 	if (e != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		return ERR_NOT_FOUND;
 	}
-	*seq = store_int(res, 0, 0);
-	*created_us = store_int(res, 0, 1);
+	*chat_id = store_text(ctx, res, 0, 0);
+	PQclear(res);
+	return ERR_OK;
+}
+
+static enum send_outcome
+outcome_of(const char *s)
+{
+	static const struct {
+		const char		*name;
+		enum send_outcome	 outcome;
+	} names[] = {
+		{ "sent", SEND_SENT }, { "replay", SEND_REPLAY }, { "conflict", SEND_CONFLICT },
+		{ "forbidden", SEND_FORBIDDEN }, { "reply_missing", SEND_REPLY_MISSING },
+		{ "reply_other", SEND_REPLY_OTHER }, { "ok", SEND_OK },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(names[i].name, s) == 0)
+			return names[i].outcome;
+	return SEND_FORBIDDEN;
+}
+
+/* Splits a PostgreSQL uuid[] text ("{a,b}") into the arena. */
+static void
+read_uuid_array(struct ctx *ctx, const char *s, const char ***out, size_t *count)
+{
+	const char	**ids;
+	size_t		  n;
+	size_t		  len;
+
+	*out = NULL;
+	*count = 0;
+	if (s == NULL || s[0] != '{')
+		return;
+	len = strlen(s);
+	ids = arena_alloc(ctx->arena, sizeof(*ids) * (len / 37 + 1));
+	n = 0;
+	for (s++; strlen(s) >= 36; s += 37) {
+		ids[n++] = arena_strndup(ctx->arena, s, 36);
+		if (s[36] != ',')
+			break;
+	}
+	*out = ids;
+	*count = n;
+}
+
+enum err
+store_message_send(struct ctx *ctx, const struct message_new *m, const char *reply_chat,
+    bool dry, bool want_audience, struct send_result *out)
+{
+	const char	*params[12];
+	PGresult	*res;
+	enum err	 e;
+
+	memset(out, 0, sizeof(*out));
+	params[0] = m->chat_id;
+	params[1] = store_chat_lock_key(ctx, m->chat_id);
+	params[2] = m->sender_id;
+	params[3] = m->client_msg_id;
+	params[4] = m->body_hash_hex;
+	params[5] = m->kind;
+	params[6] = m->content;
+	params[7] = m->media_id;
+	params[8] = m->reply_to_seq > 0 ? reply_chat : NULL;
+	params[9] = m->reply_to_seq > 0 ? num(ctx, m->reply_to_seq) : NULL;
+	params[10] = dry ? "true" : "false";
+	params[11] = want_audience ? "true" : "false";
+	e = store_exec(ctx, STMT_MESSAGE_SEND, 12, params, &res);
+	if (e != ERR_OK)
+		return e;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return ERR_INTERNAL;
+	}
+	out->outcome = outcome_of(PQgetvalue(res, 0, 0));
+	if (out->outcome == SEND_SENT || out->outcome == SEND_REPLAY) {
+		out->msg.chat_id = store_text(ctx, res, 0, 1);
+		out->msg.seq = store_int(res, 0, 2);
+		out->msg.created_us = store_int(res, 0, 3);
+		out->msg.status = store_text(ctx, res, 0, 4);
+		if (out->msg.status == NULL)
+			out->msg.status = "sent";
+		read_uuid_array(ctx, PQgetisnull(res, 0, 5) ? NULL : PQgetvalue(res, 0, 5),
+		    &out->audience, &out->audience_count);
+	}
 	PQclear(res);
 	return ERR_OK;
 }

@@ -102,27 +102,16 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "SELECT c.id, u.id, 0 FROM c CROSS JOIN (VALUES ($1::uuid), ($2::uuid)) AS u (id)) "
 	    "SELECT id FROM c" },
 	[STMT_CHAT_LOCK] = { "chat_lock", "SELECT pg_advisory_xact_lock($1::int8)" },
-	[STMT_KEY_FIND] = { "key_find",
-	    "SELECT k.chat_id, encode(k.body_hash, 'hex'), " MESSAGE_COLUMNS("$1::uuid") " "
-	    "FROM message_keys k JOIN messages m ON m.chat_id = k.chat_id AND m.seq = k.seq "
-	    "WHERE k.sender_id = $1::uuid AND k.client_msg_id = $2" },
 	[STMT_MEMBER_CURRENT] = { "member_current",
 	    "SELECT 1 FROM chat_members WHERE chat_id = $1::uuid AND user_id = $2::uuid "
 	    "AND to_seq IS NULL" },
-	[STMT_MESSAGE_EXISTS] = { "message_exists",
-	    "SELECT 1 FROM messages WHERE chat_id = $1::uuid AND seq = $2::int8" },
-	/* The chat row update is the transaction's first write (after the chat lock). */
-	[STMT_MESSAGE_INSERT] = { "message_insert",
-	    "WITH c AS (UPDATE chats SET last_seq = last_seq + 1, "
-	    "last_activity = date_trunc('milliseconds', greatest(clock_timestamp(), last_activity)) "
-	    "WHERE id = $1::uuid RETURNING last_seq, last_activity), "
-	    "k AS (INSERT INTO message_keys (sender_id, client_msg_id, chat_id, seq, body_hash) "
-	    "SELECT $2::uuid, $3, $1::uuid, last_seq, decode($4, 'hex') FROM c), "
-	    "m AS (INSERT INTO messages (chat_id, seq, sender_id, kind, content, media_id, "
-	    "reply_to_seq, client_msg_id, created_at) "
-	    "SELECT $1::uuid, last_seq, $2::uuid, $5, $6, $7::uuid, $8::int8, $3, last_activity "
-	    "FROM c) "
-	    "SELECT last_seq, (extract(epoch FROM last_activity) * 1e6)::int8 FROM c" },
+	[STMT_MESSAGE_SEND] = { "message_send",
+	    "SELECT outcome, chat_id, seq, created_us, status, audience FROM chat_send("
+	    "$1::uuid, $2::int8, $3::uuid, $4, $5, $6, $7, $8::uuid, $9::uuid, $10::int8, "
+	    "$11::bool, $12::bool)" },
+	[STMT_DIRECT_TARGET] = { "direct_target",
+	    "SELECT (SELECT c.id FROM chats c WHERE c.user_a = least($1::uuid, $2::uuid) "
+	    "AND c.user_b = greatest($1::uuid, $2::uuid)) FROM users WHERE id = $2::uuid" },
 	[STMT_PERIODS] = { "periods",
 	    "SELECT cm.from_seq, coalesce(cm.to_seq, c.last_seq), cm.read_seq, cm.delivered_seq, "
 	    "cm.to_seq IS NULL, c.kind FROM chat_members cm JOIN chats c ON c.id = cm.chat_id "

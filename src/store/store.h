@@ -113,17 +113,36 @@ enum err	 store_direct_chat(struct ctx *, const char *user_a, const char *user_b
 		    const char **chat_id);
 /* Takes the chat's transaction lock (inside store_tx_begin/commit). */
 enum err	 store_chat_lock(struct ctx *, const char *chat_id);
-/* The message of an idempotency key: ERR_NOT_FOUND when unused. */
-enum err	 store_message_key(struct ctx *, const char *sender_id, const char *client_msg_id,
-		    struct message *out, const char **body_hash_hex);
 /* ERR_OK when user_id is a current member of the chat, ERR_NOT_FOUND otherwise. */
 enum err	 store_member_current(struct ctx *, const char *chat_id, const char *user_id);
-/* ERR_OK when the chat has a message seq. */
-enum err	 store_message_exists(struct ctx *, const char *chat_id, int64_t seq);
-/* Appends a message (next seq, timestamps never decreasing) with its idempotency key.
- * ERR_CONFLICT when the key exists. Inside a transaction holding the chat lock. */
-enum err	 store_message_insert(struct ctx *, const struct message_new *m, int64_t *seq,
-		    int64_t *created_us);
+
+enum send_outcome {
+	SEND_SENT,		/* stored */
+	SEND_REPLAY,		/* the key's original message */
+	SEND_CONFLICT,		/* the key was used with another body */
+	SEND_FORBIDDEN,		/* not a current member */
+	SEND_REPLY_MISSING,	/* reply_to does not exist */
+	SEND_REPLY_OTHER,	/* reply_to is of another chat */
+	SEND_OK,		/* dry run: the checks passed */
+};
+
+struct send_result {
+	enum send_outcome	  outcome;
+	struct message		  msg;		/* SEND_SENT, SEND_REPLAY */
+	const char		**audience;	/* with want_audience: current members */
+	size_t			  audience_count;
+};
+
+/* A send in one statement (sql/0002_send.sql): the chat lock, the checks, the next seq
+ * and the inserts. reply_chat/m->reply_to_seq name reply_to (NULL/0: none). dry: only
+ * the checks. ERR_CONFLICT when the same key was stored concurrently in another chat
+ * (look again). */
+enum err	 store_message_send(struct ctx *, const struct message_new *m,
+		    const char *reply_chat, bool dry, bool want_audience, struct send_result *out);
+/* The direct chat of the caller and receiver_id: ERR_NOT_FOUND for an unknown receiver;
+ * *chat_id NULL when the pair has no chat yet. */
+enum err	 store_direct_target(struct ctx *, const char *user_id, const char *receiver_id,
+		    const char **chat_id);
 /* The viewer's membership periods of the chat, newest first; *kind is "direct" or
  * "group". ERR_NOT_FOUND when it never was a member. */
 enum err	 store_periods(struct ctx *, const char *chat_id, const char *user_id,
