@@ -10,8 +10,9 @@
 #   build_tree DIR ARGS  autoreconf when needed, then an out-of-tree configure + make in DIR
 #   stack_run            the private stack in the foreground: prepares $CHAT_VAR, starts
 #                        PostgreSQL, Redis, `chatd --migrate`, CHAT_INSTANCES chatd processes
-#                        and lighttpd, waits for /healthz, then supervises them all until
-#                        SIGINT/SIGTERM, when it stops everything it started.
+#                        and the web server (CHAT_WEB: lighttpd or nginx), waits for
+#                        /healthz, then supervises them all until SIGINT/SIGTERM, when it
+#                        stops everything it started.
 #
 # Every long-running process is started in its own session (setsid), so that a Ctrl-C on the
 # terminal reaches only the supervisor, which then stops the stack in order, and so that a
@@ -41,7 +42,7 @@ need_root() {
 CHAT_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config autoconf-archive
 	libfcgi-dev libpq-dev libhiredis-dev libjson-c-dev libjwt-dev check libsodium-dev libmagic-dev
-	postgresql-15 postgresql-client-15 redis-server lighttpd
+	postgresql-15 postgresql-client-15 redis-server lighttpd nginx
 	curl jq bats wrk openssl procps
 )
 
@@ -180,12 +181,12 @@ WEB_GROUP=www-data
 # as_chatd CMD...: runs CMD as the system user chatd, without supplementary groups.
 as_chatd() { setpriv --reuid="$CHAT_SYSUSER" --regid="$CHAT_SYSUSER" --clear-groups -- "$@"; }
 
-# stack_check_web: only lighttpd is supported for now (exit status 2 otherwise).
+# stack_check_web: lighttpd and nginx are supported, apache not yet (exit status 2).
 stack_check_web() {
 	case ${CHAT_WEB:=lighttpd} in
-	lighttpd) ;;
-	apache | nginx)
-		say "error: CHAT_WEB=$CHAT_WEB is not supported yet: only lighttpd is" >&2
+	lighttpd | nginx) ;;
+	apache)
+		say "error: CHAT_WEB=$CHAT_WEB is not supported yet: only lighttpd and nginx are" >&2
 		exit 2
 		;;
 	*)
@@ -322,7 +323,7 @@ stack_refuse_if_running() {
 		if proc_alive "$pid"; then
 			comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
 			case $comm in
-			postgres | redis-server | lighttpd | chatd | lt-chatd)
+			postgres | redis-server | lighttpd | nginx | chatd | lt-chatd)
 				die "a stack is already running on $CHAT_VAR ($(basename "$f" .pid): pid $pid); stop it first"
 				;;
 			esac
@@ -428,13 +429,18 @@ redis_prepare() {
 }
 
 # web_prepare: raises the open-files limit (inherited by every process of the stack), then
-# renders lighttpd/chatd.conf.in into run/lighttpd.conf and has lighttpd check it.
+# renders the configuration of CHAT_WEB: lighttpd/chatd.conf.in into run/lighttpd.conf, or
+# nginx/chatd.conf.in into run/nginx.conf (nginx_prepare), and has the server check it.
 web_prepare() {
 	local hard max_fds backends="" i
 	hard=$(ulimit -Hn)
 	[[ $hard == unlimited ]] && hard=1048576
 	max_fds=$((hard < 16384 ? hard : 16384))
 	ulimit -n "$max_fds" 2>/dev/null || warn "could not raise the open-files limit to $max_fds"
+	if [[ $CHAT_WEB == nginx ]]; then
+		nginx_prepare "$max_fds"
+		return
+	fi
 	for ((i = 1; i <= CHAT_INSTANCES; i++)); do
 		backends+="${backends:+$'\n'}		\"chatd-$i\" => var.chatd_backend + ( \"socket\" => \"$SOCK_RUN/fcgi/chatd-$i.sock\" ),"
 	done
@@ -450,6 +456,38 @@ web_prepare() {
 	lighttpd -tt -f "$RUN/lighttpd.conf" >"$LOG_DIR/web-check.log" 2>&1 || {
 		cat "$LOG_DIR/web-check.log" >&2
 		die "lighttpd rejects $RUN/lighttpd.conf"
+	}
+}
+
+# nginx_prepare NOFILE: renders nginx/chatd.conf.in into run/nginx.conf (sizes: see
+# "Capacity" there) and has nginx check it. Each worker may open NOFILE descriptors (at most
+# the hard limit); 2/3 of them are connections, and a worker takes at most half of the
+# connections it has beyond 512 as requests in progress (a client and a chatd connection
+# each, plus a body temp file). At least 4 workers, so that one nginx holds well over 10,000
+# held polls even on a small machine.
+nginx_prepare() {
+	local nofile=$1 workers conns reqs backends="" i
+	workers=$(nproc 2>/dev/null || echo 1)
+	((workers >= 4)) || workers=4
+	((workers <= 64)) || workers=64
+	conns=$((nofile * 2 / 3))
+	reqs=$(((conns - 512) / 2))
+	((reqs >= conns / 4)) || reqs=$((conns / 4))
+	for ((i = 1; i <= CHAT_INSTANCES; i++)); do
+		backends+="${backends:+$'\n'}		server unix:$SOCK_RUN/fcgi/chatd-$i.sock max_fails=1 fail_timeout=1s;"
+	done
+	render_template "$REPO/nginx/chatd.conf.in" "$RUN/nginx.conf" \
+		CHAT_PORT="$CHAT_PORT" \
+		WEB_USER="$WEB_USER" WEB_GROUP="$WEB_GROUP" \
+		DOCUMENT_ROOT="$REPO/www" \
+		LOG_DIR="$LOG_DIR" TMP_DIR="$CHAT_VAR/tmp" MEDIA_DIR="$CHAT_VAR/media" RUN_DIR="$RUN" \
+		MAX_BODY_BYTES="$((CHAT_MAX_MEDIA_BYTES + 65536))" \
+		WORKER_PROCESSES="$workers" WORKER_NOFILE="$nofile" \
+		WORKER_CONNECTIONS="$conns" WORKER_REQUESTS="$reqs" \
+		FASTCGI_BACKENDS="$backends"
+	nginx -t -q -c "$RUN/nginx.conf" >"$LOG_DIR/web-check.log" 2>&1 || {
+		cat "$LOG_DIR/web-check.log" >&2
+		die "nginx rejects $RUN/nginx.conf"
 	}
 }
 
@@ -542,12 +580,49 @@ start_chatd() {
 	disown "$LAST_PID"
 }
 
-# lighttpd starts as root (to open its logs) and drops to www-data itself.
+# lighttpd starts as root (to open its logs) and drops to www-data itself. So does nginx's
+# master (daemon off, in the configuration), whose workers run as www-data in its process
+# group: web.pid is the master's.
 start_web() {
-	(cd "$CHAT_VAR" && exec setsid lighttpd -D -f "$RUN/lighttpd.conf") \
-		>>"$LOG_DIR/web-error.log" 2>&1 </dev/null &
+	if [[ $CHAT_WEB == nginx ]]; then
+		nginx_end_leftovers || true
+		(cd "$CHAT_VAR" && exec setsid nginx -c "$RUN/nginx.conf") \
+			>>"$LOG_DIR/web-error.log" 2>&1 </dev/null &
+	else
+		(cd "$CHAT_VAR" && exec setsid lighttpd -D -f "$RUN/lighttpd.conf") \
+			>>"$LOG_DIR/web-error.log" 2>&1 </dev/null &
+	fi
 	LAST_PID=$!
 	disown "$LAST_PID"
+}
+
+# nginx_leftovers: pids of nginx processes of this stack (they work in $CHAT_VAR). After a
+# SIGKILL of the master its workers go on serving the port; the supervisor ends its process
+# group, and this finds any that escaped it, so that a new master never shares the port
+# (reuseport) with workers of the old one.
+nginx_leftovers() {
+	local d comm
+	while IFS= read -r d; do
+		comm=$(cat "$d/comm" 2>/dev/null) || continue
+		[[ $comm == nginx ]] && proc_alive "${d#/proc/}" && echo "${d#/proc/}"
+	done < <(find /proc -mindepth 2 -maxdepth 2 -path '/proc/[0-9]*/cwd' -lname "$CHAT_VAR" \
+		-printf '%h\n' 2>/dev/null)
+	return 0
+}
+
+# nginx_end_leftovers: SIGKILL to them, until none is left (10 s at most).
+nginx_end_leftovers() {
+	local i pids
+	for ((i = 0; i < 40; i++)); do
+		pids=$(nginx_leftovers)
+		[[ -n $pids ]] || return 0
+		((i == 0)) && warn "ending nginx processes left by an earlier master: $(tr '\n' ' ' <<<"$pids")"
+		# shellcheck disable=SC2086 # one pid a word
+		kill -KILL $pids 2>/dev/null || true
+		sleep 0.25
+	done
+	warn "nginx processes still run in $CHAT_VAR after SIGKILL: $(nginx_leftovers | tr '\n' ' ')"
+	return 1
 }
 
 # start_component NAME: starts it and writes run/NAME.pid.
@@ -651,7 +726,7 @@ stack_start() {
 		say "starting $name ($SOCK_RUN/fcgi/$name.sock)"
 		start_component "$name"
 	done
-	say "starting lighttpd on 127.0.0.1:$CHAT_PORT"
+	say "starting $CHAT_WEB on 127.0.0.1:$CHAT_PORT"
 	start_component web
 	wait_for web "${CHAT_START_TIMEOUT:-90}" healthz_ok
 }
