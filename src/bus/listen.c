@@ -29,21 +29,24 @@
 
 #define WAKE_MAX_USERS	4096
 
+static const char hold_script[] =
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
+    "redis.call('PEXPIRE', KEYS[1], ARGV[3]) return 1";
+
 void
 bus_registry_hold(struct ctx *ctx, const char *user_id, unsigned ttl_s)
 {
 	char		 k[64];
 	char		 until[32];
 	char		 ttl_ms[32];
-	const char	*argv[] = { "EVAL",
-	    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
-	    "redis.call('PEXPIRE', KEYS[1], ARGV[3]) return 1",
-	    "1", k, ctx->cfg->instance, until, ttl_ms };
+	const char	*argv[] = { "EVAL", hold_script, "1", k, ctx->cfg->instance, until,
+	    ttl_ms };
 	redisReply	*r;
+	int64_t		 until_ms;
 
+	until_ms = text_now_us() / 1000 + (int64_t)ttl_s * 1000;
 	snprintf(k, sizeof(k), "reg:%s", user_id);
-	snprintf(until, sizeof(until), "%lld",
-	    (long long)(text_now_us() / 1000 + (int64_t)ttl_s * 1000));
+	snprintf(until, sizeof(until), "%lld", (long long)until_ms);
 	snprintf(ttl_ms, sizeof(ttl_ms), "%u", ttl_s * 1000);
 	r = bus_command(ctx->bus, 7, argv, NULL);
 	if (r != NULL)

@@ -131,7 +131,7 @@ chat_events_read_many(struct ctx *ctx, size_t n, const struct poll_req *polls,
 
 	users = arena_alloc(ctx->arena, sizeof(*users) * n);
 	afters = arena_alloc(ctx->arena, sizeof(*afters) * n);
-	events = arena_alloc(ctx->arena, sizeof(*events) * n);
+	events = arena_alloc(ctx->arena, sizeof(struct event *) * n);
 	counts = arena_alloc(ctx->arena, sizeof(*counts) * n);
 	max_limit = 1;
 	for (i = 0; i < n; i++) {

@@ -147,7 +147,7 @@ heap_push(struct held *e)
 {
 	if (park.heap_len == park.heap_cap) {
 		park.heap_cap = park.heap_cap == 0 ? 1024 : park.heap_cap * 2;
-		park.heap = realloc(park.heap, park.heap_cap * sizeof(*park.heap));
+		park.heap = realloc(park.heap, park.heap_cap * sizeof(struct held *));
 		if (park.heap == NULL)
 			abort();
 	}
@@ -395,7 +395,7 @@ answer(struct worker_res *res, struct held **batch, size_t n)
 	size_t		  i;
 
 	rqs = arena_alloc(res->arena, sizeof(*rqs) * n);
-	ptrs = arena_alloc(res->arena, sizeof(*ptrs) * n);
+	ptrs = arena_alloc(res->arena, sizeof(struct req *) * n);
 	errs = arena_alloc(res->arena, sizeof(*errs) * n);
 	for (i = 0; i < n; i++) {
 		fcgi_req_init(&rqs[i], res, batch[i]->r);
