@@ -14,7 +14,8 @@
 
 /* Longest token accepted: libjwt 1.10 decodes on the stack (alloca). */
 #define TOKEN_MAX_LEN	4096
-/* Leeway for clock skew when checking exp and iat, seconds. */
+/* Leeway for clock skew when checking iat (a token issued by another host whose clock
+ * runs ahead), seconds. exp has none: a token is refused from its exp on. */
 #define TOKEN_LEEWAY_S	60
 
 struct token_key {
@@ -35,7 +36,7 @@ struct token_claims {
 enum err	token_issue(const struct token_key *key, const char *user_id,
 		    const char *device_id, int64_t now_s, unsigned ttl_s, char **out);
 /* Verifies a token: bounded length, signature with the pinned algorithm (the header must
- * say exactly "HS256"), iss equal to the key's issuer, integer exp in the future, integer
+ * say exactly "HS256"), iss equal to the key's issuer, integer exp after now, integer
  * iat not in the future, sub and did well-formed ids. ERR_UNAUTHORIZED otherwise. */
 enum err	token_verify(const struct token_key *key, const char *token, int64_t now_s,
 		    struct token_claims *out);
@@ -55,6 +56,14 @@ enum err	password_verify(const char *hash, const char *pw, bool *match);
 /* SHA-256 of the concatenation of count strings, each followed by a NUL (NULL counts as
  * absent and hashes differently from ""), as 64 lower-case hex digits in out[65]. */
 void		digest_fields_hex(const char *const *fields, size_t count, char out[65]);
+/* A SHA-256 computed piece by piece (an upload as it arrives); libsodium's state, opaque. */
+struct digest_stream {
+	_Alignas(16) unsigned char	state[128];
+};
+void		digest_stream_init(struct digest_stream *);
+void		digest_stream_update(struct digest_stream *, const void *data, size_t len);
+/* Ends the digest: 64 lower-case hex digits in out[65]. */
+void		digest_stream_final_hex(struct digest_stream *, char out[65]);
 /* HMAC-SHA-256 of data under key, first outlen bytes (outlen <= 32). */
 void		digest_hmac(const void *key, size_t keylen, const void *data, size_t len,
 		    unsigned char *out, size_t outlen);

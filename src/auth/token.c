@@ -19,11 +19,15 @@ enum err
 token_issue(const struct token_key *key, const char *user_id, const char *device_id,
     int64_t now_s, unsigned ttl_s, char **out)
 {
-	jwt_t	*jwt;
-	char	*s;
-	int	 rc;
+	jwt_t		*jwt;
+	char		*s;
+	unsigned char	 raw[12];
+	char		 jti[20];
+	int		 rc;
 
 	*out = NULL;
+	text_random(raw, sizeof(raw));
+	text_b64url_encode(raw, sizeof(raw), jti);
 	if (key->secret_len < 32 || jwt_new(&jwt) != 0)
 		return ERR_INTERNAL;
 	rc = jwt_set_alg(jwt, JWT_ALG_HS256, key->secret, (int)key->secret_len);
@@ -32,6 +36,8 @@ token_issue(const struct token_key *key, const char *user_id, const char *device
 	rc = rc != 0 ? rc : jwt_add_grant(jwt, "iss", key->issuer);
 	rc = rc != 0 ? rc : jwt_add_grant_int(jwt, "iat", (long)now_s);
 	rc = rc != 0 ? rc : jwt_add_grant_int(jwt, "exp", (long)(now_s + ttl_s));
+	/* A unique id, so that two tokens of one device are never the same string. */
+	rc = rc != 0 ? rc : jwt_add_grant(jwt, "jti", jti);
 	s = rc == 0 ? jwt_encode_str(jwt) : NULL;
 	jwt_free(jwt);
 	if (s == NULL)
@@ -88,7 +94,7 @@ claims_valid(const struct token_key *key, jwt_t *jwt, int64_t now_s, struct toke
 	iss = jwt_get_grant(jwt, "iss");
 	if (iss == NULL || strcmp(iss, key->issuer) != 0)
 		return false;
-	if (!int_claim(jwt, "exp", &out->exp) || now_s >= out->exp + TOKEN_LEEWAY_S)
+	if (!int_claim(jwt, "exp", &out->exp) || now_s >= out->exp)
 		return false;
 	if (!int_claim(jwt, "iat", &out->iat) || out->iat > now_s + TOKEN_LEEWAY_S)
 		return false;

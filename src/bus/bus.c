@@ -174,7 +174,7 @@ ttl_of(struct bus *b, const char *k, unsigned window)
 enum err
 bus_login_allowed(struct ctx *ctx, const char *username, const char *addr)
 {
-	char		 ku[128];
+	char		 ku[320];
 	char		 ka[128];
 	const char	*argv[] = { "MGET", ku, ka };
 	redisReply	*r;
@@ -226,7 +226,7 @@ count_failure(struct bus *b, const char *k, unsigned window)
 void
 bus_login_failed(struct ctx *ctx, const char *username, const char *addr)
 {
-	char	k[128];
+	char	k[320];
 
 	key(k, sizeof(k), 'u', username);
 	count_failure(ctx->bus, k, ctx->cfg->login_window_s);
@@ -237,7 +237,7 @@ bus_login_failed(struct ctx *ctx, const char *username, const char *addr)
 void
 bus_login_succeeded(struct ctx *ctx, const char *username)
 {
-	char		 k[128];
+	char		 k[320];
 	const char	*argv[] = { "DEL", k };
 	redisReply	*r;
 

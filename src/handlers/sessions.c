@@ -15,6 +15,15 @@
 
 #define DEVICE_NAME_MAX	64
 
+static bool
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
 static json_object *
 session_json(const struct session *s)
 {
@@ -51,6 +60,8 @@ handle_session_create(struct req *rq)
 		e = jread_string(rq, body, "device_name", 1, DEVICE_NAME_MAX, J_OPTIONAL, &device);
 	if (e != ERR_OK)
 		return e;
+	if (device != NULL && has_control(device))
+		return req_fail(rq, ERR_BAD_REQUEST, "device_name: no control characters");
 	e = chat_session_login(&rq->ctx, username, password, device != NULL ? device : "device",
 	    &s);
 	if (e == ERR_UNAUTHORIZED)

@@ -153,12 +153,15 @@ enum err
 router_dispatch(struct req *rq)
 {
 	const struct route	*r;
+	enum method		 m;
 	size_t			 i;
 	enum err		 e;
 
+	/* HEAD is GET without the body (http_finish leaves it out). */
+	m = rq->method == M_HEAD ? M_GET : rq->method;
 	r = NULL;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]) && r == NULL; i++)
-		if (routes[i].method == rq->method && match(rq, routes[i].pattern, rq->path, true))
+		if (routes[i].method == m && match(rq, routes[i].pattern, rq->path, true))
 			r = &routes[i];
 	if (r == NULL) {
 		rq->allow = allowed(rq);

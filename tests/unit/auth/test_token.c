@@ -84,8 +84,8 @@ START_TEST(test_token_issue_round_trips)
 	ck_assert_int_eq(token_issue(&key, USER, DEVICE, NOW, 3600, &tok), ERR_OK);
 	ck_assert_int_eq(token_verify(&key, tok, NOW + 10, &c), ERR_OK);
 	ck_assert_int_eq(c.exp, NOW + 3600);
-	ck_assert_int_eq(token_verify(&key, tok, NOW + 3600 + TOKEN_LEEWAY_S, &c),
-	    ERR_UNAUTHORIZED);
+	ck_assert_int_eq(token_verify(&key, tok, NOW + 3599, &c), ERR_OK);
+	ck_assert_int_eq(token_verify(&key, tok, NOW + 3600, &c), ERR_UNAUTHORIZED);
 	free(tok);
 }
 END_TEST
@@ -94,7 +94,8 @@ START_TEST(test_token_verify_rejects_expired)
 {
 	char	tok[2048], p[512];
 
-	payload(p, sizeof(p), "chatd", "1799990000", "1799980000");
+	/* One second past exp is enough: no leeway. */
+	payload(p, sizeof(p), "chatd", "1799999999", "1799980000");
 	forge(good_header, p, secret, tok, sizeof(tok));
 	ck_assert_int_eq(verify(tok), ERR_UNAUTHORIZED);
 }
@@ -262,6 +263,19 @@ START_TEST(test_token_verify_rejects_malformed_sub)
 }
 END_TEST
 
+START_TEST(test_token_issue_makes_distinct_tokens)
+{
+	char	*a;
+	char	*b;
+
+	ck_assert_int_eq(token_issue(&key, USER, DEVICE, NOW, 3600, &a), ERR_OK);
+	ck_assert_int_eq(token_issue(&key, USER, DEVICE, NOW, 3600, &b), ERR_OK);
+	ck_assert_str_ne(a, b);
+	free(a);
+	free(b);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -274,6 +288,7 @@ suite(void)
 	tc = tcase_create("verify");
 	tcase_add_test(tc, test_token_verify_accepts_a_correct_token);
 	tcase_add_test(tc, test_token_issue_round_trips);
+	tcase_add_test(tc, test_token_issue_makes_distinct_tokens);
 	tcase_add_test(tc, test_token_verify_rejects_expired);
 	tcase_add_test(tc, test_token_verify_rejects_missing_exp);
 	tcase_add_test(tc, test_token_verify_rejects_string_exp);
