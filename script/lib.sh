@@ -392,12 +392,17 @@ pg_prepare() {
 			die "initdb failed (see $LOG_DIR/initdb.log)"
 		}
 	fi
+	# Each chatd holds one connection per thread (CHAT_THREADS workers, CHAT_POLL_THREADS
+	# poll answerers, one housekeeper): size for all instances, plus room for tools.
+	local per_chatd=$((${CHAT_THREADS:-16} + ${CHAT_POLL_THREADS:-4} + 2))
+	local max_conn=$((CHAT_INSTANCES * per_chatd + 40))
+	((max_conn < 200)) && max_conn=200
 	cat >"$PGDATA/chatd.conf" <<-EOF
 		# Written by script/lib.sh on every start: edits here are lost.
 		listen_addresses = ''
 		unix_socket_directories = '$SOCK_RUN/pg'
 		unix_socket_permissions = 0700
-		max_connections = 200
+		max_connections = $max_conn
 		shared_buffers = 256MB
 		fsync = on
 		synchronous_commit = on
