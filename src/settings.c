@@ -44,6 +44,7 @@ static const struct key keys[] = {
 	{ "instance", K_STR, S(instance), NULL, 0, 0 },
 	{ "issuer", K_STR, S(issuer), "chatd", 0, 0 },
 	{ "jwt_secret", K_STR, S(jwt_secret), NULL, 0, 0 },
+	{ "web", K_STR, S(web), "lighttpd", 0, 0 },
 	{ "threads", K_UINT, S(threads), "16", 1, 1024 },
 	{ "hash_threads", K_UINT, S(hash_threads), "2", 1, 64 },
 	{ "hash_queue", K_UINT, S(hash_queue), "6", 0, 1024 },

@@ -23,6 +23,7 @@ struct settings {
 	char		*issuer;		/* CHAT_ISSUER */
 	char		*jwt_secret;		/* CHAT_JWT_SECRET, or loaded from var_dir */
 	size_t		 jwt_secret_len;
+	char		*web;			/* CHAT_WEB: lighttpd or nginx (how media are sent) */
 	unsigned	 threads;		/* CHAT_THREADS */
 	unsigned	 hash_threads;		/* CHAT_HASH_THREADS */
 	unsigned	 hash_queue;		/* CHAT_HASH_QUEUE: waiting logins beyond the threads */

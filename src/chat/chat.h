@@ -189,4 +189,44 @@ enum err	 chat_group_set_role(struct ctx *, const char *group_id, const char *us
 /* An admin removes a member, or a member leaves. */
 enum err	 chat_group_remove(struct ctx *, const char *group_id, const char *user_id);
 
+/* ---------------------------------------------------------------- media */
+
+/* The body of an upload, read piece by piece (the request's body reader). */
+struct media_body {
+	long		(*read)(void *arg, void *buf, size_t len);	/* 0 at the end, -1 */
+	void		 *arg;
+	uint64_t	  len;		/* Content-Length, at most CHAT_MAX_MEDIA_BYTES */
+};
+
+/* Validity of a signed media URL: it expires at the next full hour plus this. */
+#define MEDIA_URL_EXTRA_S	3600
+
+/* A sanitized file name: the last path component, without control characters, at most
+ * 255 bytes (cut at a character boundary); NULL when nothing is left. In the arena. */
+const char	*chat_media_file_name(struct ctx *, const char *raw);
+/* Stores an upload of the caller: counts against its send rate (ERR_RATE_LIMITED),
+ * streams the body to a temporary file while computing its size and SHA-256, takes the
+ * type from its first bytes, then keeps the file (content-addressed) and its row.
+ * ERR_BAD_REQUEST (*why) when the body is shorter than its length; on any failure no
+ * file and no row is left. */
+enum err	 chat_media_upload(struct ctx *, const struct media_body *body,
+		    const char *file_name, struct media_row *out, const char **why);
+/* The signed URL of a media ("/v1/media/ID?exp=..&sig=.."), the same within an hour, and
+ * valid until *exp_s (at least an hour from now). In the arena. */
+const char	*chat_media_url(struct ctx *, const char *media_id, int64_t *exp_s);
+/* True when sig (base64url) signs (media_id, exp) and exp is not past. */
+bool		 chat_media_signed(struct ctx *, const char *media_id, const char *exp,
+		    const char *sig, int64_t *exp_s);
+/* A media the caller (ctx->user_id) may read, or any media when is_signed; ERR_NOT_FOUND
+ * otherwise. */
+enum err	 chat_media_open(struct ctx *, const char *media_id, bool is_signed,
+		    struct media_row *out);
+/* Whether a message of kind may carry the media: ERR_NOT_FOUND unless the caller
+ * uploaded it, ERR_BAD_REQUEST when its type does not fit (an image, a video). */
+enum err	 chat_media_fits(struct ctx *, const char *media_id, const char *kind,
+		    const char **why);
+/* Deletes media attached to no message for 24 hours, and their files when no other row
+ * names them; removes stale temporary files. Called every few minutes. */
+void		 chat_media_sweep(struct ctx *);
+
 #endif

@@ -148,9 +148,11 @@ chat_message_send(struct ctx *ctx, const struct message_draft *d, struct message
 		return ERR_NOT_FOUND;
 	}
 	if (d->media_id != NULL) {
-		/* Media objects arrive with the media capability; none exists yet. */
-		*why = "media not found";
-		return ERR_NOT_FOUND;
+		/* The sender's own upload, of a fitting kind; the foreign key keeps the
+		 * sweep from deleting it before the send commits. */
+		e = chat_media_fits(ctx, d->media_id, d->kind, why);
+		if (e != ERR_OK)
+			return e;
 	}
 	draft_hash(d, hash);
 	m.sender_id = ctx->user_id;

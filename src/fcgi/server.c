@@ -313,8 +313,11 @@ worker_main(void *arg)
 	return NULL;
 }
 
+#define MEDIA_SWEEP_US	(300 * 1000000LL)
+
 /* Once a second: offline events for expired presence; every third of the presence TTL:
- * keep the holders of polls present (a held poll keeps its user present). */
+ * keep the holders of polls present (a held poll keeps its user present); every five
+ * minutes: delete media attached to no message for a day. */
 static void *
 housekeeping_main(void *arg)
 {
@@ -326,11 +329,14 @@ housekeeping_main(void *arg)
 	int64_t			 now;
 	int64_t			 next_sweep;
 	int64_t			 next_keep;
+	int64_t			 next_media;
 	const struct settings	*cfg;
 
 	cfg = arg;
 	worker_res_init(&res, cfg);
 	next_sweep = next_keep = 0;
+	/* The first media sweep a minute after start, then every five minutes. */
+	next_media = text_mono_us() + 60 * 1000000LL;
 	while (!atomic_load(&pool.stopping)) {
 		nanosleep(&tick, NULL);
 		now = text_mono_us();
@@ -343,6 +349,10 @@ housekeeping_main(void *arg)
 		ctx.cfg = cfg;
 		chat_presence_sweep(&ctx);
 		next_sweep = now + 1000000;
+		if (now >= next_media) {
+			chat_media_sweep(&ctx);
+			next_media = now + MEDIA_SWEEP_US;
+		}
 		if (now >= next_keep) {
 			park_users(res.arena, &users, &n);
 			chat_presence_keep(&ctx, users, n);

@@ -38,5 +38,7 @@ handler_fn	handle_group_update;
 handler_fn	handle_group_member_add;
 handler_fn	handle_group_member_update;
 handler_fn	handle_group_member_delete;
+handler_fn	handle_media_create;
+handler_fn	handle_media_show;
 
 #endif

@@ -10,6 +10,21 @@
 #include "base/text.h"
 #include "chat/chat.h"
 
+/* The media object of a message, with a signed URL (the same within the hour). */
+static json_object *
+render_media(struct req *rq, const struct message *m)
+{
+	json_object	*o;
+	int64_t		 exp_s;
+
+	o = json_object_new_object();
+	jadd_str(o, "media_id", m->media_id);
+	jadd_str(o, "content_type", m->media_type);
+	jadd_int(o, "size", m->media_size);
+	jadd_str(o, "url", chat_media_url(&rq->ctx, m->media_id, &exp_s));
+	return o;
+}
+
 json_object *
 render_message(struct req *rq, const struct message *m)
 {
@@ -23,6 +38,8 @@ render_message(struct req *rq, const struct message *m)
 	jadd_str(o, "sender_id", m->sender_id);
 	jadd_str(o, "message_type", m->kind);
 	jadd_str(o, "content", m->content);
+	if (m->media_id != NULL && m->media_type != NULL)
+		json_object_object_add(o, "media", render_media(rq, m));
 	if (m->reply_to_seq > 0)
 		jadd_str(o, "reply_to", chat_message_id(&rq->ctx, m->chat_id, m->reply_to_seq));
 	text_time_format(m->created_us, ts);

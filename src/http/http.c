@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Request readers (path parameters, query string, body) and the response writer.
- * The response headers are the same for every API answer: JSON, no-store, nosniff.
+ * The response headers are the same for every API answer: JSON, no-store, nosniff;
+ * a file answer (reply_file, media downloads) carries its own headers and no body.
  */
 #include "config.h"
 #include "http.h"
@@ -195,6 +196,32 @@ reply_empty(struct req *rq, int status)
 	return ERR_OK;
 }
 
+enum err
+reply_file(struct req *rq, int status, const char *headers)
+{
+	rq->status = status;
+	rq->body = NULL;
+	rq->body_len = 0;
+	rq->file_headers = arena_strdup(rq->ctx.arena, headers);
+	return ERR_OK;
+}
+
+/* Writes a file answer: the web server sends the file named in its headers. */
+static void
+finish_file(struct req *rq)
+{
+	char	head[64];
+	int	n;
+
+	n = snprintf(head, sizeof(head), "Status: %d %s\r\nX-Content-Type-Options: nosniff\r\n",
+	    rq->status, http_reason(rq->status));
+	if (n < 0 || (size_t)n >= sizeof(head) || !rq->io->write(rq->io_arg, head, (size_t)n))
+		return;
+	if (!rq->io->write(rq->io_arg, rq->file_headers, strlen(rq->file_headers)))
+		return;
+	(void)rq->io->write(rq->io_arg, "\r\n", 2);
+}
+
 /* Appends s to the JSON string being built in out (escaped, without quotes). */
 static size_t
 json_escape(char *out, size_t cap, const char *s)
@@ -244,6 +271,10 @@ http_finish(struct req *rq, enum err e)
 	if (rq->finished)
 		return;
 	rq->finished = true;
+	if (e == ERR_OK && rq->status != 0 && rq->file_headers != NULL) {
+		finish_file(rq);
+		return;
+	}
 	if (e != ERR_OK)
 		build_error(rq, e);
 	else if (rq->status == 0)

@@ -81,6 +81,7 @@ struct req {
 	const char		*body;
 	size_t			 body_len;
 	const char		*error_message;	/* public message of a failure */
+	const char		*file_headers;	/* reply_file: the headers that name a file */
 	bool			 finished;
 
 	/* Long-polls: a handler asks for the request to be held; a held request comes
@@ -110,6 +111,11 @@ enum err	 req_fail(struct req *rq, enum err e, const char *message);
 enum err	 reply_body(struct req *rq, int status, const char *body, size_t len);
 /* Buffers a response without a body (204). Returns ERR_OK. */
 enum err	 reply_empty(struct req *rq, int status);
+/* Buffers a response whose body the web server sends from a file: headers are complete
+ * "Name: value\r\n" lines (X-Sendfile or X-Accel-Redirect, Content-Type, caching),
+ * copied into the arena. http_finish adds the status and nosniff, and neither the JSON
+ * headers nor a body. Returns ERR_OK. */
+enum err	 reply_file(struct req *rq, int status, const char *headers);
 /* Capacity of the held-request set, kept by the FastCGI layer: true while another
  * request may be held. */
 bool		 http_hold_room(void);

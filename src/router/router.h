@@ -12,6 +12,9 @@
 enum route_flag {
 	R_AUTH = 1 << 0,	/* a valid bearer token of a live device */
 	R_JSON = 1 << 1,	/* reads a JSON body (documentation; json/ enforces it) */
+	R_SIGNED = 1 << 2,	/* with R_AUTH: a signed query (sig=...) stands in for the
+				 * token; the handler checks the signature */
+	R_RAW = 1 << 3,		/* reads a raw body (documentation: the handler's cap) */
 };
 
 /* Routes the request and returns the handler's outcome. */

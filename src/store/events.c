@@ -21,7 +21,7 @@ xid_of(const PGresult *res, int row, int col)
 }
 
 /* Columns of a feed row: 0 top, 1 poll index (from 1), 2 xid, 3 kind, 4 chat_id, 5 n,
- * 6..13 message columns, 14 who, 15 what, 16 group, 17 rank. */
+ * 6..15 message columns, 16 who, 17 what, 18 group, 19 rank. */
 static void
 read_event(struct ctx *ctx, const PGresult *res, int i, struct event *ev)
 {
@@ -37,9 +37,9 @@ read_event(struct ctx *ctx, const PGresult *res, int i, struct event *ev)
 	case EVENT_RECEIPT:
 		ev->seq = store_int(res, i, 6);
 		ev->msg.created_us = store_int(res, i, 12);
-		ev->user_id = store_text(ctx, res, i, 14);
-		ev->action = store_text(ctx, res, i, 15);
-		ev->group_id = store_text(ctx, res, i, 16);
+		ev->user_id = store_text(ctx, res, i, 6 + MESSAGE_NCOLS);
+		ev->action = store_text(ctx, res, i, 7 + MESSAGE_NCOLS);
+		ev->group_id = store_text(ctx, res, i, 8 + MESSAGE_NCOLS);
 		break;
 	}
 }

@@ -53,6 +53,12 @@ enum stmt {
 	STMT_CHAT_AUDIENCE,
 	STMT_CONTACTS,
 	STMT_SHARED,
+	STMT_MEDIA_INSERT,
+	STMT_MEDIA_GET,
+	STMT_MEDIA_ACCESS,
+	STMT_MEDIA_EXPIRE,
+	STMT_MEDIA_LOCK,
+	STMT_MEDIA_SHA_USED,
 	STMT__COUNT
 };
 
@@ -72,7 +78,7 @@ const char	*store_chat_lock_key(struct ctx *, const char *chat_id);
 /* Reads the message columns (MESSAGE_COLUMNS in stmts.c) starting at col. */
 void		 store_read_message(struct ctx *, const PGresult *, int row, int col,
 		    const char *chat_id, struct message *out);
-#define MESSAGE_NCOLS	8
+#define MESSAGE_NCOLS	10
 
 /* Copies a column of a result row into the ctx arena (NULL for SQL NULL). */
 const char	*store_text(struct ctx *, const PGresult *, int row, int col);

@@ -34,6 +34,8 @@ store_read_message(struct ctx *ctx, const PGresult *res, int row, int col,
 	out->status = store_text(ctx, res, row, col + 7);
 	if (out->status == NULL)
 		out->status = "sent";
+	out->media_type = store_text(ctx, res, row, col + 8);
+	out->media_size = PQgetisnull(res, row, col + 9) ? 0 : store_int(res, row, col + 9);
 }
 
 enum err

@@ -21,7 +21,17 @@
 	"AND v.from_seq < m.seq AND (v.to_seq IS NULL OR v.to_seq >= m.seq)) END"
 #define MESSAGE_COLUMNS(V) \
 	"m.seq, m.sender_id, m.kind, m.content, m.media_id, m.reply_to_seq, " \
-	"(extract(epoch FROM m.created_at) * 1e6)::int8, " MESSAGE_STATUS(V)
+	"(extract(epoch FROM m.created_at) * 1e6)::int8, " MESSAGE_STATUS(V) ", " MESSAGE_MEDIA
+/* A message's media: two primary-key lookups, only for the rows that carry one (history
+ * stays one range scan of the messages' primary key). */
+#define MESSAGE_MEDIA \
+	"CASE WHEN m.media_id IS NOT NULL THEN " \
+	"(SELECT md.content_type FROM media md WHERE md.id = m.media_id) END, " \
+	"CASE WHEN m.media_id IS NOT NULL THEN " \
+	"(SELECT md.size FROM media md WHERE md.id = m.media_id) END"
+/* The advisory lock of a file: the first 64 bits of its SHA-256 ($N, hex). */
+#define SHA_LOCK(N) \
+	"pg_advisory_xact_lock(('x' || left(" N ", 16))::bit(64)::int8)"
 
 /* The events of a batch of polls ($1 users, $2 their positions, in the same order): each
  * poll's periods (p) joined with the rows of its chats after its position. */
@@ -38,7 +48,7 @@
 	"AND (p.to_seq IS NULL OR m.seq <= p.to_seq) " \
 	"UNION ALL " \
 	"SELECT pc.i, e.xid, 2, e.chat_id, e.id, e.at_seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
-	"NULL::int8, (extract(epoch FROM e.created_at) * 1e6)::int8, NULL, " \
+	"NULL::int8, (extract(epoch FROM e.created_at) * 1e6)::int8, NULL, NULL, NULL::int8, " \
 	"e.user_id, e.action, e.group_id " \
 	"FROM (SELECT DISTINCT i, after, chat_id FROM p) pc " \
 	"JOIN member_events e ON e.chat_id = pc.chat_id " \
@@ -47,7 +57,7 @@
 	"AND (p2.to_seq IS NULL OR e.at_seq <= p2.to_seq)) " \
 	"UNION ALL " \
 	"SELECT p.i, r.xid, 3, r.chat_id, r.id, r.seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
-	"NULL::int8, (extract(epoch FROM r.created_at) * 1e6)::int8, NULL, " \
+	"NULL::int8, (extract(epoch FROM r.created_at) * 1e6)::int8, NULL, NULL, NULL::int8, " \
 	"r.user_id, r.status, NULL::uuid " \
 	"FROM p JOIN receipts r ON r.chat_id = p.chat_id " \
 	"WHERE r.xid > p.after AND " TOP("r") " AND r.user_id <> p.u " \
@@ -280,4 +290,29 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "(SELECT 1 FROM chat_members me JOIN chat_members o ON o.chat_id = me.chat_id "
 	    "WHERE me.user_id = $1::uuid AND me.to_seq IS NULL AND o.user_id = u "
 	    "AND o.to_seq IS NULL)" },
+	/* An upload: under its file's lock, held until commit, while the file is moved into
+	 * place (the sweep removes a file under the same lock). */
+	[STMT_MEDIA_INSERT] = { "media_insert",
+	    "WITH l AS (SELECT " SHA_LOCK("$4") ") "
+	    "INSERT INTO media (uploader_id, content_type, size, sha256, file_name, storage_key) "
+	    "SELECT $1::uuid, $2, $3::int8, $4, $5, $6 FROM l RETURNING id" },
+	[STMT_MEDIA_GET] = { "media_get",
+	    "SELECT uploader_id, content_type, size FROM media WHERE id = $1::uuid" },
+	/* Who may read a media: a signed URL ($3), its uploader, or a member of a chat with a
+	 * message carrying it, within the membership period that covers the message. */
+	[STMT_MEDIA_ACCESS] = { "media_access",
+	    "SELECT md.content_type, md.size, md.storage_key, md.file_name FROM media md "
+	    "WHERE md.id = $1::uuid AND ($3::bool OR md.uploader_id = $2::uuid OR EXISTS "
+	    "(SELECT 1 FROM messages m JOIN chat_members cm ON cm.chat_id = m.chat_id "
+	    "AND cm.user_id = $2::uuid AND m.seq > cm.from_seq "
+	    "AND (cm.to_seq IS NULL OR m.seq <= cm.to_seq) WHERE m.media_id = md.id))" },
+	/* Media attached to no message for 24 hours, a batch at a time. */
+	[STMT_MEDIA_EXPIRE] = { "media_expire",
+	    "DELETE FROM media WHERE id IN (SELECT id FROM media WHERE attached_at IS NULL "
+	    "AND created_at < now() - make_interval(secs => $1::int8) ORDER BY created_at "
+	    "LIMIT 100 FOR UPDATE SKIP LOCKED) AND attached_at IS NULL "
+	    "RETURNING sha256, storage_key" },
+	[STMT_MEDIA_LOCK] = { "media_lock", "SELECT " SHA_LOCK("$1") },
+	[STMT_MEDIA_SHA_USED] = { "media_sha_used",
+	    "SELECT 1 FROM media WHERE sha256 = $1 LIMIT 1" },
 };

@@ -86,6 +86,8 @@ struct message {
 	int64_t		 reply_to_seq;	/* 0 when absent */
 	int64_t		 created_us;
 	const char	*status;	/* sent delivered read, as seen by the viewer */
+	const char	*media_type;	/* the media's bare MIME type, NULL when absent */
+	int64_t		 media_size;
 };
 
 struct message_new {
@@ -275,5 +277,34 @@ enum err	 store_group_admins(struct ctx *, const char *group_id, int64_t *admins
 /* Removes a member: closes its period, records a 'removed' event, and if no admin is
  * left makes the longest-standing member admin. ERR_NOT_FOUND when not a member. */
 enum err	 store_group_remove(struct ctx *, const struct chat_group *g, const char *user_id);
+
+/* ---------------------------------------------------------------- media */
+
+struct media_row {
+	const char	*id;
+	const char	*uploader_id;
+	const char	*content_type;	/* bare MIME type */
+	int64_t		 size;
+	const char	*sha256;	/* 64 hex digits */
+	const char	*file_name;	/* sanitized, or NULL */
+	const char	*storage_key;	/* "ab/cd/<sha256>" under the media directory */
+};
+
+/* Inserts an upload's row inside the caller's transaction, taking its file's lock
+ * (held until the transaction ends); fills m->id. */
+enum err	 store_media_insert(struct ctx *, struct media_row *m);
+/* A media's uploader, type and size; ERR_NOT_FOUND. */
+enum err	 store_media_get(struct ctx *, const char *id, struct media_row *out);
+/* A media the viewer may read (any, when is_signed: a valid signed URL): its type, size,
+ * storage key and file name; ERR_NOT_FOUND when absent or not allowed. */
+enum err	 store_media_access(struct ctx *, const char *id, const char *viewer,
+		    bool is_signed, struct media_row *out);
+/* Deletes up to 100 media attached to no message for max_age_s; *out their sha256 and
+ * storage keys. */
+enum err	 store_media_expire(struct ctx *, unsigned max_age_s, struct media_row **out,
+		    size_t *count);
+/* Takes a file's lock in the caller's transaction, then tells whether a row still names
+ * the file (read after the lock, so an upload that committed meanwhile is seen). */
+enum err	 store_media_file_used(struct ctx *, const char *sha256, bool *used);
 
 #endif
