@@ -165,7 +165,7 @@ chat_message_send(struct ctx *ctx, const struct message_draft *d, struct message
 	 * or its original message for a retry): a dry run decides, and nothing is stored. */
 	limited = bus_rate_take(ctx, ctx->user_id) == ERR_RATE_LIMITED;
 	for (attempt = 0; attempt < 2; attempt++) {
-		e = send_once(ctx, &m, reply_chat, limited, d->group_id != NULL, &r);
+		e = send_once(ctx, &m, reply_chat, limited, false, &r);
 		if (e == ERR_CONFLICT)
 			continue;	/* the same key committed in another chat: look again */
 		if (e != ERR_OK)
@@ -176,8 +176,9 @@ chat_message_send(struct ctx *ctx, const struct message_draft *d, struct message
 		if (e == ERR_OK && r.outcome == SEND_SENT) {
 			out->msg.sender_id = ctx->user_id;
 			out->msg.kind = d->kind;
+			/* A group's members are read after the commit, not under its lock. */
 			if (d->group_id != NULL)
-				bus_wake(ctx, r.audience, r.audience_count);
+				chat_notify(ctx, m.chat_id, NULL);
 			else
 				bus_wake(ctx, audience, 2);
 		}
