@@ -13,9 +13,8 @@
 -- another chat ends in a unique violation, which the caller retries (then: 'replay').
 CREATE FUNCTION chat_send(p_chat uuid, p_lock bigint, p_sender uuid, p_cmid text,
     p_hash text, p_kind text, p_content text, p_media uuid, p_reply_chat uuid,
-    p_reply_seq bigint, p_dry boolean, p_audience boolean)
-RETURNS TABLE (outcome text, chat_id uuid, seq bigint, created_us bigint, status text,
-    audience uuid[])
+    p_reply_seq bigint, p_dry boolean)
+RETURNS TABLE (outcome text, chat_id uuid, seq bigint, created_us bigint, status text)
 LANGUAGE plpgsql AS $$
 DECLARE
 	k	record;
@@ -28,7 +27,7 @@ BEGIN
 	IF FOUND THEN
 		IF k.h <> p_hash THEN
 			RETURN QUERY SELECT 'conflict'::text, NULL::uuid, NULL::bigint, NULL::bigint,
-			    NULL::text, NULL::uuid[];
+			    NULL::text;
 			RETURN;
 		END IF;
 		RETURN QUERY SELECT 'replay'::text, m.chat_id, m.seq,
@@ -37,33 +36,31 @@ BEGIN
 		                 WHEN bool_and(o.delivered_seq >= m.seq) THEN 'delivered'
 		                 ELSE 'sent' END
 		       FROM chat_members o WHERE o.chat_id = m.chat_id AND o.user_id <> m.sender_id
-		        AND o.from_seq < m.seq AND (o.to_seq IS NULL OR o.to_seq >= m.seq)),
-		    NULL::uuid[]
+		        AND o.from_seq < m.seq AND (o.to_seq IS NULL OR o.to_seq >= m.seq))
 		  FROM messages m WHERE m.chat_id = k.chat_id AND m.seq = k.seq;
 		RETURN;
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = p_chat
 	    AND cm.user_id = p_sender AND cm.to_seq IS NULL) THEN
 		RETURN QUERY SELECT 'forbidden'::text, NULL::uuid, NULL::bigint, NULL::bigint,
-		    NULL::text, NULL::uuid[];
+		    NULL::text;
 		RETURN;
 	END IF;
 	IF p_reply_seq IS NOT NULL THEN
 		IF NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = p_reply_chat
 		    AND m.seq = p_reply_seq) THEN
 			RETURN QUERY SELECT 'reply_missing'::text, NULL::uuid, NULL::bigint,
-			    NULL::bigint, NULL::text, NULL::uuid[];
+			    NULL::bigint, NULL::text;
 			RETURN;
 		END IF;
 		IF p_reply_chat <> p_chat THEN
 			RETURN QUERY SELECT 'reply_other'::text, NULL::uuid, NULL::bigint,
-			    NULL::bigint, NULL::text, NULL::uuid[];
+			    NULL::bigint, NULL::text;
 			RETURN;
 		END IF;
 	END IF;
 	IF p_dry THEN
-		RETURN QUERY SELECT 'ok'::text, NULL::uuid, NULL::bigint, NULL::bigint, NULL::text,
-		    NULL::uuid[];
+		RETURN QUERY SELECT 'ok'::text, NULL::uuid, NULL::bigint, NULL::bigint, NULL::text;
 		RETURN;
 	END IF;
 	-- The first write of the transaction, under the chat lock.
@@ -76,8 +73,6 @@ BEGIN
 	    client_msg_id, created_at)
 	VALUES (p_chat, s, p_sender, p_kind, p_content, p_media, p_reply_seq, p_cmid, at);
 	RETURN QUERY SELECT 'sent'::text, p_chat, s, (extract(epoch FROM at) * 1e6)::int8,
-	    'sent'::text,
-	    CASE WHEN p_audience THEN (SELECT array_agg(cm.user_id) FROM chat_members cm
-	        WHERE cm.chat_id = p_chat AND cm.to_seq IS NULL) END;
+	    'sent'::text;
 END;
 $$;

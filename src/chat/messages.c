@@ -104,16 +104,16 @@ test_delay(const struct ctx *ctx)
  * one that pauses before COMMIT). */
 static enum err
 send_once(struct ctx *ctx, const struct message_new *m, const char *reply_chat, bool dry,
-    bool audience, struct send_result *r)
+    struct send_result *r)
 {
 	enum err	e;
 
 	if (dry || ctx->cfg->test_commit_delay_ms == 0)
-		return store_message_send(ctx, m, reply_chat, dry, audience, r);
+		return store_message_send(ctx, m, reply_chat, dry, r);
 	e = store_tx_begin(ctx);
 	if (e != ERR_OK)
 		return e;
-	e = store_message_send(ctx, m, reply_chat, false, audience, r);
+	e = store_message_send(ctx, m, reply_chat, false, r);
 	if (e != ERR_OK) {
 		store_tx_rollback(ctx);
 		return e;
@@ -165,7 +165,7 @@ chat_message_send(struct ctx *ctx, const struct message_draft *d, struct message
 	 * or its original message for a retry): a dry run decides, and nothing is stored. */
 	limited = bus_rate_take(ctx, ctx->user_id) == ERR_RATE_LIMITED;
 	for (attempt = 0; attempt < 2; attempt++) {
-		e = send_once(ctx, &m, reply_chat, limited, false, &r);
+		e = send_once(ctx, &m, reply_chat, limited, &r);
 		if (e == ERR_CONFLICT)
 			continue;	/* the same key committed in another chat: look again */
 		if (e != ERR_OK)

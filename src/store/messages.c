@@ -159,35 +159,11 @@ outcome_of(const char *s)
 	return SEND_FORBIDDEN;
 }
 
-/* Splits a PostgreSQL uuid[] text ("{a,b}") into the arena. */
-static void
-read_uuid_array(struct ctx *ctx, const char *s, const char ***out, size_t *count)
-{
-	const char	**ids;
-	size_t		  n;
-	size_t		  len;
-
-	*out = NULL;
-	*count = 0;
-	if (s == NULL || s[0] != '{')
-		return;
-	len = strlen(s);
-	ids = arena_alloc(ctx->arena, sizeof(*ids) * (len / 37 + 1));
-	n = 0;
-	for (s++; strlen(s) >= 36; s += 37) {
-		ids[n++] = arena_strndup(ctx->arena, s, 36);
-		if (s[36] != ',')
-			break;
-	}
-	*out = ids;
-	*count = n;
-}
-
 enum err
 store_message_send(struct ctx *ctx, const struct message_new *m, const char *reply_chat,
-    bool dry, bool want_audience, struct send_result *out)
+    bool dry, struct send_result *out)
 {
-	const char	*params[12];
+	const char	*params[11];
 	PGresult	*res;
 	enum err	 e;
 
@@ -203,8 +179,7 @@ store_message_send(struct ctx *ctx, const struct message_new *m, const char *rep
 	params[8] = m->reply_to_seq > 0 ? reply_chat : NULL;
 	params[9] = m->reply_to_seq > 0 ? num(ctx, m->reply_to_seq) : NULL;
 	params[10] = dry ? "true" : "false";
-	params[11] = want_audience ? "true" : "false";
-	e = store_exec(ctx, STMT_MESSAGE_SEND, 12, params, &res);
+	e = store_exec(ctx, STMT_MESSAGE_SEND, 11, params, &res);
 	if (e != ERR_OK)
 		return e;
 	if (PQntuples(res) != 1) {
@@ -219,8 +194,6 @@ store_message_send(struct ctx *ctx, const struct message_new *m, const char *rep
 		out->msg.status = store_text(ctx, res, 0, 4);
 		if (out->msg.status == NULL)
 			out->msg.status = "sent";
-		read_uuid_array(ctx, PQgetisnull(res, 0, 5) ? NULL : PQgetvalue(res, 0, 5),
-		    &out->audience, &out->audience_count);
 	}
 	PQclear(res);
 	return ERR_OK;

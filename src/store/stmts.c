@@ -116,9 +116,9 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "SELECT 1 FROM chat_members WHERE chat_id = $1::uuid AND user_id = $2::uuid "
 	    "AND to_seq IS NULL" },
 	[STMT_MESSAGE_SEND] = { "message_send",
-	    "SELECT outcome, chat_id, seq, created_us, status, audience FROM chat_send("
+	    "SELECT outcome, chat_id, seq, created_us, status FROM chat_send("
 	    "$1::uuid, $2::int8, $3::uuid, $4, $5, $6, $7, $8::uuid, $9::uuid, $10::int8, "
-	    "$11::bool, $12::bool)" },
+	    "$11::bool)" },
 	[STMT_DIRECT_TARGET] = { "direct_target",
 	    "SELECT (SELECT c.id FROM chats c WHERE c.user_a = least($1::uuid, $2::uuid) "
 	    "AND c.user_b = greatest($1::uuid, $2::uuid)) FROM users WHERE id = $2::uuid" },

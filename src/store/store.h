@@ -129,10 +129,8 @@ enum send_outcome {
 };
 
 struct send_result {
-	enum send_outcome	  outcome;
-	struct message		  msg;		/* SEND_SENT, SEND_REPLAY */
-	const char		**audience;	/* with want_audience: current members */
-	size_t			  audience_count;
+	enum send_outcome	 outcome;
+	struct message		 msg;		/* SEND_SENT, SEND_REPLAY */
 };
 
 /* A send in one statement (sql/0002_send.sql): the chat lock, the checks, the next seq
@@ -140,7 +138,7 @@ struct send_result {
  * the checks. ERR_CONFLICT when the same key was stored concurrently in another chat
  * (look again). */
 enum err	 store_message_send(struct ctx *, const struct message_new *m,
-		    const char *reply_chat, bool dry, bool want_audience, struct send_result *out);
+		    const char *reply_chat, bool dry, struct send_result *out);
 /* The direct chat of the caller and receiver_id: ERR_NOT_FOUND for an unknown receiver;
  * *chat_id NULL when the pair has no chat yet. */
 enum err	 store_direct_target(struct ctx *, const char *user_id, const char *receiver_id,
