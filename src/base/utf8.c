@@ -70,3 +70,12 @@ utf8_valid(const char *s, size_t len, size_t *chars)
 		*chars = count;
 	return true;
 }
+
+bool
+utf8_has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}

@@ -14,4 +14,7 @@
  * number of code points. */
 bool	utf8_valid(const char *s, size_t len, size_t *chars);
 
+/* True when s holds a C0 control character or DEL (names shown to others must not). */
+bool	utf8_has_control(const char *s);
+
 #endif

@@ -49,8 +49,8 @@ bus_close(struct bus *b)
 	free(b);
 }
 
-static redisContext *
-connect_redis(const struct settings *cfg)
+redisContext *
+bus_connect(const struct settings *cfg)
 {
 	struct timeval	 tv;
 	redisContext	*c;
@@ -88,7 +88,7 @@ conn(struct bus *b)
 	now = text_mono_us();
 	if (now < b->retry_at_us)
 		return NULL;
-	b->c = connect_redis(b->cfg);
+	b->c = bus_connect(b->cfg);
 	if (b->c == NULL) {
 		b->retry_at_us = now + RECONNECT_BACKOFF_US;
 		if (!b->down_logged)

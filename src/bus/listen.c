@@ -207,30 +207,10 @@ subscribe(void)
 	redisContext	*c;
 	redisReply	*r;
 	char		 channel[160];
-	struct timeval	 tv = { 1, 0 };
-	const char	*addr;
 
-	addr = listener.cfg->redis_addr;
-	if (addr[0] == '/')
-		c = redisConnectUnixWithTimeout(addr, tv);
-	else {
-		char		 host[256];
-		const char	*colon = strrchr(addr, ':');
-		uint64_t	 port;
-
-		if (colon == NULL || (size_t)(colon - addr) >= sizeof(host) ||
-		    !text_parse_u64(colon + 1, 65535, &port))
-			return NULL;
-		memcpy(host, addr, (size_t)(colon - addr));
-		host[colon - addr] = '\0';
-		c = redisConnectWithTimeout(host, (int)port, tv);
-	}
-	if (c == NULL || c->err != 0) {
-		if (c != NULL)
-			redisFree(c);
+	c = bus_connect(listener.cfg);
+	if (c == NULL)
 		return NULL;
-	}
-	redisSetTimeout(c, tv);
 	snprintf(channel, sizeof(channel), "wake:%s", listener.cfg->instance);
 	r = redisCommand(c, "SUBSCRIBE %s", channel);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {

@@ -9,20 +9,12 @@
 #include <string.h>
 
 #include "base/text.h"
+#include "base/utf8.h"
 #include "chat/chat.h"
 #include "json/json.h"
 #include "store/store.h"
 
 #define DEVICE_NAME_MAX	64
-
-static bool
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
 
 static json_object *
 session_json(const struct session *s)
@@ -60,7 +52,7 @@ handle_session_create(struct req *rq)
 		e = jread_string(rq, body, "device_name", 1, DEVICE_NAME_MAX, J_OPTIONAL, &device);
 	if (e != ERR_OK)
 		return e;
-	if (device != NULL && has_control(device))
+	if (device != NULL && utf8_has_control(device))
 		return req_fail(rq, ERR_BAD_REQUEST, "device_name: no control characters");
 	e = chat_session_login(&rq->ctx, username, password, device != NULL ? device : "device",
 	    &s);

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "base/utf8.h"
 #include "chat/chat.h"
 #include "json/json.h"
 #include "store/store.h"
@@ -31,16 +32,6 @@ username_valid(const char *s)
 		    s[i] == '_' || s[i] == '.' || s[i] == '-'))
 			return false;
 	return true;
-}
-
-/* Control characters would make a display name unreadable or spoof other lines. */
-static bool
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
 }
 
 static json_object *
@@ -82,7 +73,7 @@ handle_user_create(struct req *rq)
 	e = jread_string(rq, body, "display_name", 1, DISPLAY_MAX, J_OPTIONAL, &display);
 	if (e != ERR_OK)
 		return e;
-	if (display != NULL && has_control(display))
+	if (display != NULL && utf8_has_control(display))
 		return req_fail(rq, ERR_BAD_REQUEST, "display_name: no control characters");
 	e = chat_user_register(&rq->ctx, username, password, display != NULL ? display : username,
 	    &u);
