@@ -82,11 +82,9 @@ render_upload(struct req *rq, const struct media_row *m)
 	return o;
 }
 
-/* POST /v1/media: 201 stored; 400 empty or short body, badly encoded filename; 401;
- * 413 over CHAT_MAX_MEDIA_BYTES (from Content-Length, before reading); 415 multipart;
- * 429 over the caller's send rate. */
-enum err
-handle_media_create(struct req *rq)
+/* The upload itself; handle_media_create drains what it leaves unread on failure. */
+static enum err
+create(struct req *rq)
 {
 	struct media_body	 body;
 	struct media_row	 m;
@@ -113,6 +111,21 @@ handle_media_create(struct req *rq)
 	if (e != ERR_OK)
 		return why != NULL ? req_fail(rq, e, why) : e;
 	return reply_json(rq, 201, render_upload(rq, &m));
+}
+
+/* POST /v1/media: 201 stored; 400 empty or short body, badly encoded filename; 401;
+ * 413 over CHAT_MAX_MEDIA_BYTES (from Content-Length, before reading); 415 multipart;
+ * 429 over the caller's send rate. */
+enum err
+handle_media_create(struct req *rq)
+{
+	enum err	e;
+
+	e = create(rq);
+	/* What the web server accepts is bounded: the cap plus 64 KiB (OPERATIONS.md). */
+	if (e != ERR_OK)
+		req_body_discard(rq, rq->ctx.cfg->max_media_bytes + 65536);
+	return e;
 }
 
 /* The headers of a download: where the web server finds the file, its type, caching,

@@ -155,6 +155,22 @@ req_body(struct req *rq, size_t max_bytes, const char **buf, size_t *len)
 	return ERR_OK;
 }
 
+void
+req_body_discard(struct req *rq, uint64_t max_bytes)
+{
+	char		buf[16384];
+	uint64_t	got;
+	long		n;
+
+	if (!rq->has_length)
+		return;
+	for (got = 0; got < rq->content_length && got < max_bytes; got += (uint64_t)n) {
+		n = rq->io->read(rq->io_arg, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+	}
+}
+
 static atomic_uint	hold_count;
 static atomic_uint	hold_max;
 

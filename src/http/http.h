@@ -105,6 +105,11 @@ enum err	 req_query(struct req *rq, const char *name, const char **out);
  * buffer is NUL-terminated and lives in the arena. */
 enum err	 req_body(struct req *rq, size_t max_bytes, const char **buf, size_t *len);
 
+/* Reads and drops what is left of the body, at most max_bytes: a request refused before
+ * its body was read (413, 429) then ends cleanly for a web server that is still sending
+ * it (nginx answers 502 when chatd closes first). */
+void		 req_body_discard(struct req *rq, uint64_t max_bytes);
+
 /* Records a public message for the failure and returns e. */
 enum err	 req_fail(struct req *rq, enum err e, const char *message);
 /* Buffers a response with the given body (copied into the arena). Returns ERR_OK. */
