@@ -93,10 +93,10 @@ enum err	 bus_eph_read(struct ctx *, const char *user_id, const struct eph_pos *
 /* The position of the user's last event (0-0 when none). */
 enum err	 bus_eph_last(struct ctx *, const char *user_id, struct eph_pos *out);
 
-/* At most one typing event per user and chat each second: *first is true for the
- * first call of the second (the one that goes out). */
+/* Coalesces typing notices: *first is true when this one goes out (the first of its
+ * state within a second; a change of state always goes out). */
 enum err	 bus_typing_gate(struct ctx *, const char *chat_id, const char *user_id,
-		    bool *first);
+		    bool typing, bool *first);
 
 /* ---------------------------------------------------------------- presence */
 

@@ -172,19 +172,32 @@ bus_eph_last(struct ctx *ctx, const char *user_id, struct eph_pos *out)
 	return ok ? ERR_OK : ERR_UNAVAILABLE;
 }
 
+/* The last typing state sent for (chat, user) lives for a second: the same state
+ * again within it is coalesced; a change of state goes out at once (the latest state
+ * wins: a stop right after a start is not lost). */
+static const char typing_script[] =
+    "local prev = redis.call('GET', KEYS[1]) "
+    "if prev == ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', 1000) "
+    "return 1";
+
 enum err
-bus_typing_gate(struct ctx *ctx, const char *chat_id, const char *user_id, bool *first)
+bus_typing_gate(struct ctx *ctx, const char *chat_id, const char *user_id, bool typing,
+    bool *first)
 {
 	char		 key[96];
-	const char	*argv[] = { "SET", key, "1", "PX", "1000", "NX" };
+	const char	*argv[] = { "EVAL", typing_script, "1", key, typing ? "1" : "0" };
 	redisReply	*r;
 
 	*first = false;
 	snprintf(key, sizeof(key), "typing:%s:%s", chat_id, user_id);
-	r = bus_command(ctx->bus, 6, argv, NULL);
-	if (r == NULL)
+	r = bus_command(ctx->bus, 5, argv, NULL);
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+		if (r != NULL)
+			freeReplyObject(r);
 		return ERR_UNAVAILABLE;
-	*first = r->type == REDIS_REPLY_STATUS;
+	}
+	*first = r->integer == 1;
 	freeReplyObject(r);
 	return ERR_OK;
 }

@@ -139,7 +139,7 @@ chat_typing(struct ctx *ctx, const char *chat_id, bool typing)
 	e = store_member_current(ctx, chat_id, ctx->user_id);
 	if (e != ERR_OK)
 		return e;
-	e = bus_typing_gate(ctx, chat_id, ctx->user_id, &first);
+	e = bus_typing_gate(ctx, chat_id, ctx->user_id, typing, &first);
 	if (e != ERR_OK || !first)
 		return e;	/* within a second of the last one: coalesced */
 	e = store_chat_audience(ctx, chat_id, NULL, &users, &n);

@@ -226,12 +226,25 @@ fcgi_req_init(struct req *rq, struct worker_res *res, FCGX_Request *r)
 	rq->ctx.cfg = res->cfg;
 }
 
+/* Reads what is left of the request body: a request refused before its body was read
+ * (413, 401, ...) must not close the connection while the web server is still sending,
+ * or the web server answers 502 instead of our answer. The web server bounds the body. */
+static void
+drain_body(FCGX_Request *r)
+{
+	char	buf[16384];
+
+	while (FCGX_GetStr(buf, (int)sizeof(buf), r->in) > 0)
+		;
+}
+
 void
 fcgi_req_finish(struct req *rq, FCGX_Request *r, enum err e)
 {
 	/* A failure inside a transaction must not leave it open on the connection. */
 	store_tx_rollback(&rq->ctx);
 	http_finish(rq, e);
+	drain_body(r);
 	FCGX_Finish_r(r);
 	log_request(rq);
 }

@@ -81,14 +81,19 @@ reply_events(struct req *rq, const struct event_page *page)
 	json_object	*list;
 	json_object	*o;
 	size_t		 i;
+	size_t		 j;
 
+	/* Oldest first: the ephemeral events (by their stream time) merged into the durable
+	 * ones (by their time), which keep their own order. */
 	list = json_object_new_array_ext((int)(page->count + page->eph_count));
-	for (i = 0; i < page->count; i++)
-		json_object_array_add(list, render_event(rq, &page->events[i]));
-	for (i = 0; i < page->eph_count; i++) {
-		o = render_eph(&page->eph[i]);
-		if (o != NULL)
-			json_object_array_add(list, o);
+	for (i = j = 0; i < page->count || j < page->eph_count;) {
+		if (j < page->eph_count && (i == page->count ||
+		    (int64_t)page->eph[j].id.ms * 1000 < page->events[i].msg.created_us)) {
+			o = render_eph(&page->eph[j++]);
+			if (o != NULL)
+				json_object_array_add(list, o);
+		} else
+			json_object_array_add(list, render_event(rq, &page->events[i++]));
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "events", list);

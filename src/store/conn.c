@@ -98,9 +98,9 @@ check_idle(struct store *db)
 		pfd.revents = 0;
 		if (pfd.fd < 0 || poll(&pfd, 1, 0) == 0)
 			return;
-		/* Something arrived on an idle connection: a termination notice or EOF. */
-		if (PQconsumeInput(db->conn) && PQstatus(db->conn) == CONNECTION_OK)
-			return;
+		/* Something arrived on an idle connection: nothing but a termination notice
+		 * (the server is going away: the FATAL message comes before the EOF) or the
+		 * EOF itself. Either way the connection is done. */
 	}
 	PQfinish(db->conn);
 	db->conn = NULL;
