@@ -461,5 +461,22 @@ expect_jq '[.events[] | select(.type == "message" and .data.message_id == $id)] 
 expect_jq '[.events[] | select(.type == "message") | .data.message_id] | last == $id' \
 	"... as the last message event" --arg id "$cl_id"
 
+# --- typing: coalesced, but a stop right after a start still arrives ------------------------------
+
+ev_cursor "${B_TOKEN:-}"
+ty_cur=$EV_CURSOR
+ty_chat=$(jq -r '.chat_id // empty' <<<"$(ev_send_direct "${A_TOKEN:-}" "${B_ID:-}" "typing chat" >/dev/null; echo "$BODY")")
+ev_poll "${B_TOKEN:-}" "$ty_cur" timeout=5
+ty_cur=$EV_CURSOR
+api POST "/v1/chats/$ty_chat/typing" '{"typing":true}' "${A_TOKEN:-}"
+expect_status 204 "typing true is 204"
+api POST "/v1/chats/$ty_chat/typing" '{"typing":true}' "${A_TOKEN:-}"
+expect_status 204 "typing true again within a second is 204 (coalesced)"
+api POST "/v1/chats/$ty_chat/typing" '{"typing":false}' "${A_TOKEN:-}"
+expect_status 204 "typing false right after is 204"
+ev_poll "${B_TOKEN:-}" "$ty_cur" timeout=5
+expect_jq '[.events[] | select(.type == "typing") | .data.typing] == [true, false]' \
+	"the other member gets typing true once, then false (the latest state)"
+
 expect_no_leaks "no error body leaked SQL, file paths or the key"
 tap_done
