@@ -128,7 +128,11 @@ chat_media_upload(struct ctx *ctx, const struct media_body *body, const char *fi
 	out->sha256 = arena_strdup(ctx->arena, sha);
 	out->file_name = file_name;
 	out->storage_key = media_key(ctx->arena, sha);
-	/* The row first (it takes the file's lock), then the file, then COMMIT. */
+	/* The disk first: a write transaction holds back every event feed until it ends.
+	 * Then the row (it takes the file's lock), the file's move, and COMMIT. */
+	e = media_tmp_sync(&t);
+	if (e != ERR_OK)
+		goto fail;
 	e = store_tx_begin(ctx);
 	if (e != ERR_OK)
 		goto fail;

@@ -115,6 +115,15 @@ media_tmp_write(struct media_tmp *t, const void *buf, size_t len)
 	return ERR_OK;
 }
 
+enum err
+media_tmp_sync(struct media_tmp *t)
+{
+	if (fdatasync(t->fd) == 0)
+		return ERR_OK;
+	log_error("media: fdatasync %s: %s", t->path, strerror(errno));
+	return ERR_INTERNAL;
+}
+
 void
 media_tmp_discard(struct media_tmp *t)
 {
@@ -148,10 +157,6 @@ media_tmp_keep(const struct settings *cfg, struct media_tmp *t, const char *key)
 	if (stat(path, &st) == 0) {
 		media_tmp_discard(t);	/* the same bytes are there already */
 		return ERR_OK;
-	}
-	if (fdatasync(t->fd) != 0) {
-		log_error("media: fdatasync %s: %s", t->path, strerror(errno));
-		goto fail;
 	}
 	if (rename(t->path, path) != 0) {
 		log_error("media: rename to %s: %s", path, strerror(errno));

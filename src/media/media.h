@@ -33,9 +33,12 @@ struct media_tmp {
 enum err	 media_tmp_create(const struct settings *cfg, struct media_tmp *out);
 /* Appends len bytes; ERR_INTERNAL (logged) on a write error (a full disk, say). */
 enum err	 media_tmp_write(struct media_tmp *t, const void *buf, size_t len);
+/* Makes the bytes durable (fdatasync); ERR_INTERNAL (logged). Called before the
+ * transaction that keeps the file, so that no transaction waits for the disk. */
+enum err	 media_tmp_sync(struct media_tmp *t);
 /* Closes and removes the temporary file. Safe to call twice. */
 void		 media_tmp_discard(struct media_tmp *t);
-/* Makes the file durable and moves it to key's place; when a file is there already (the
+/* Moves the (synced) file to key's place; when a file is there already (the
  * same bytes uploaded before), the temporary file is removed instead. Either way the
  * temporary file is gone afterwards. ERR_INTERNAL (logged) on failure. */
 enum err	 media_tmp_keep(const struct settings *cfg, struct media_tmp *t,
