@@ -256,4 +256,33 @@ api GET "/v1/events?cursor=$cur&timeout=5" "" "$B_TOKEN"
 expect_jq '[.events[] | select(.type == "message")][0].data.media.media_id == $id' \
 	"a message event carries the media" --arg id "$MP4_ID"
 
+# --- group membership periods ----------------------------------------------------------------
+
+group_media_body()
+{
+	jq -nc --arg t "$1" --arg m "$2" --arg k "$(new_cmid)" \
+		'{message_type: $t, media_id: $m, client_msg_id: $k}'
+}
+
+group_create "$A_TOKEN" "media group" "$C_ID"
+expect_status 201 "a group of A and C"
+GROUP=$(jq -r .group_id <<<"$BODY")
+upload "$A_TOKEN" "$F/a.webm" video/webm
+G1=$(jq -r .media_id <<<"$BODY")
+api POST "/v1/groups/$GROUP/messages" "$(group_media_body video "$G1")" "$A_TOKEN"
+expect_status 201 "a video message to the group"
+download "/v1/media/$G1" "$C_TOKEN"
+expect_status 200 "a member downloads the group's media with its token"
+api DELETE "/v1/groups/$GROUP/members/$C_ID" "" "$A_TOKEN"
+expect_status 204 "C is removed from the group"
+head -c 4096 /dev/urandom >"$F/after.bin"
+upload "$A_TOKEN" "$F/after.bin" application/octet-stream
+G2=$(jq -r .media_id <<<"$BODY")
+api POST "/v1/groups/$GROUP/messages" "$(group_media_body file "$G2")" "$A_TOKEN"
+expect_status 201 "a file message after C left"
+download "/v1/media/$G2" "$C_TOKEN"
+expect_error_code not_found "a former member cannot download media sent after it left"
+download "/v1/media/$G1" "$C_TOKEN"
+expect_status 200 "it still downloads what was sent while it was a member"
+
 tap_done
