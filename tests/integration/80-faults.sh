@@ -52,7 +52,9 @@ group_left()
 
 # healthz_until_ok SECONDS: polls /healthz four times a second until it answers 200. Sets
 # SEEN (every status seen, in order, repeats folded), BAD (answers that were neither 200
-# nor a JSON 502/503 error) and ELAPSED_MS.
+# nor a JSON 500/502/503 error) and ELAPSED_MS. A JSON 500 is the web server's own answer
+# to a request whose backend connection broke under it (lighttpd 1.4.69 answers 500, not
+# 502, when a chatd is killed with the request accepted): it fails cleanly, never a 2xx.
 healthz_until_ok()
 {
 	local limit_ms=$(($1 * 1000)) start now code ct last=
@@ -67,7 +69,7 @@ healthz_until_ok()
 		now=$(date +%s%3N)
 		ELAPSED_MS=$((now - start))
 		[[ $code == 200 ]] && return 0
-		if [[ $code == 502 || $code == 503 ]]; then
+		if [[ $code == 500 || $code == 502 || $code == 503 ]]; then
 			ct=$(tr -d '\r' <"$TEST_TMP/h.headers" | sed -n 's/^[Cc]ontent-[Tt]ype: *//p' | tail -n 1)
 			if ! [[ ${ct,,} == application/json* ]] ||
 				! jq -e '(.error.code | type) == "string" or (.status | type) == "string"' \
@@ -153,13 +155,13 @@ for target in chatd-1 redis postgres web; do
 	! alive "$old"
 	check $? "kill -9 $target: the process is gone"
 
-	# Meanwhile: 200, a JSON 502/503, or no connection at all while the web server is down.
+	# Meanwhile: 200, a JSON 500/502/503, or no connection at all while the web server is down.
 	healthz_until_ok "$RECOVERY_S"
 	check $? "after kill -9 $target, /healthz answers 200 again within ${RECOVERY_S} s" \
 		"statuses seen: $SEEN" "last body: $(head -c 300 "$TEST_TMP/h.body")"
 	diag "$target: /healthz back to 200 after ${ELAPSED_MS} ms (statuses seen: $SEEN)"
 	[[ -z $BAD ]]
-	check $? "while $target was down, /healthz answered only 200 or a JSON 502/503" "other answers:$BAD"
+	check $? "while $target was down, /healthz answered only 200 or a JSON 500/502/503" "other answers:$BAD"
 
 	wait_restarted "$target" "$old" 5
 	rc=$?
