@@ -50,17 +50,19 @@ path_fmt(char *out, size_t cap, const char *fmt, ...)
 static pthread_mutex_t	 dir_lock = PTHREAD_MUTEX_INITIALIZER;
 static char		 dir_path[PATH_MAX];
 
+/* $CHAT_VAR/media as configured, made absolute but not resolved: the web server's
+ * x-sendfile-docroot names the same path, and symbolic links in it would not match. */
 const char *
 media_dir(const struct settings *cfg)
 {
-	char	raw[PATH_MAX];
+	char	cwd[PATH_MAX];
 
 	pthread_mutex_lock(&dir_lock);
 	if (dir_path[0] == '\0') {
-		if (!path_fmt(raw, sizeof(raw), "%s/media", cfg->var_dir))
-			raw[0] = '\0';
-		if (realpath(raw, dir_path) == NULL)
-			(void)path_fmt(dir_path, sizeof(dir_path), "%s", raw);
+		if (cfg->var_dir[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+			(void)path_fmt(dir_path, sizeof(dir_path), "%s/media", cfg->var_dir);
+		else
+			(void)path_fmt(dir_path, sizeof(dir_path), "%s/%s/media", cwd, cfg->var_dir);
 	}
 	pthread_mutex_unlock(&dir_lock);
 	return dir_path;
