@@ -17,44 +17,42 @@
 #include "handlers/handlers.h"
 
 struct route {
-	enum method	 method;
 	const char	*pattern;
 	handler_fn	*fn;
+	enum method	 method;
 	unsigned	 flags;
 };
 
 static const struct route routes[] = {
-	{ M_GET, "/healthz", handle_health_show, 0 },
-	{ M_POST, "/v1/users", handle_user_create, R_JSON },
-	{ M_GET, "/v1/users", handle_user_lookup, R_AUTH },
-	{ M_GET, "/v1/users/{user_id}", handle_user_show, R_AUTH },
-	{ M_POST, "/v1/sessions", handle_session_create, R_JSON },
-	{ M_GET, "/v1/sessions", handle_session_list, R_AUTH },
-	{ M_DELETE, "/v1/sessions/current", handle_session_delete_current, R_AUTH },
-	{ M_POST, "/v1/sessions/current/refresh", handle_session_refresh, R_AUTH },
-	{ M_DELETE, "/v1/sessions/{device_id}", handle_session_delete, R_AUTH },
-	{ M_POST, "/v1/messages", handle_message_create, R_AUTH | R_JSON },
-	{ M_GET, "/v1/messages", handle_message_list, R_AUTH },
-	{ M_GET, "/v1/messages/{message_id}", handle_message_show, R_AUTH },
-	{ M_GET, "/v1/messages/{message_id}/receipts", handle_message_receipts, R_AUTH },
-	{ M_GET, "/v1/events", handle_event_poll, R_AUTH },
-	{ M_GET, "/v1/chats", handle_chat_list, R_AUTH },
-	{ M_POST, "/v1/chats/{chat_id}/read", handle_chat_read, R_AUTH | R_JSON },
-	{ M_POST, "/v1/chats/{chat_id}/typing", handle_chat_typing, R_AUTH | R_JSON },
-	{ M_PUT, "/v1/presence", handle_presence_update, R_AUTH | R_JSON },
-	{ M_GET, "/v1/presence", handle_presence_list, R_AUTH },
-	{ M_POST, "/v1/groups", handle_group_create, R_AUTH | R_JSON },
-	{ M_GET, "/v1/groups/{group_id}", handle_group_show, R_AUTH },
-	{ M_PATCH, "/v1/groups/{group_id}", handle_group_update, R_AUTH | R_JSON },
-	{ M_POST, "/v1/groups/{group_id}/messages", handle_group_message_create,
-	    R_AUTH | R_JSON },
-	{ M_POST, "/v1/groups/{group_id}/members", handle_group_member_add, R_AUTH | R_JSON },
-	{ M_PATCH, "/v1/groups/{group_id}/members/{user_id}", handle_group_member_update,
-	    R_AUTH | R_JSON },
-	{ M_DELETE, "/v1/groups/{group_id}/members/{user_id}", handle_group_member_delete,
-	    R_AUTH },
-	{ M_POST, "/v1/media", handle_media_create, R_AUTH | R_RAW },
-	{ M_GET, "/v1/media/{media_id}", handle_media_show, R_AUTH | R_SIGNED },
+	{ "/healthz", handle_health_show, M_GET, 0 },
+	{ "/v1/users", handle_user_create, M_POST, R_JSON },
+	{ "/v1/users", handle_user_lookup, M_GET, R_AUTH },
+	{ "/v1/users/{user_id}", handle_user_show, M_GET, R_AUTH },
+	{ "/v1/sessions", handle_session_create, M_POST, R_JSON },
+	{ "/v1/sessions", handle_session_list, M_GET, R_AUTH },
+	{ "/v1/sessions/current", handle_session_delete_current, M_DELETE, R_AUTH },
+	{ "/v1/sessions/current/refresh", handle_session_refresh, M_POST, R_AUTH },
+	{ "/v1/sessions/{device_id}", handle_session_delete, M_DELETE, R_AUTH },
+	{ "/v1/messages", handle_message_create, M_POST, R_AUTH | R_JSON },
+	{ "/v1/messages", handle_message_list, M_GET, R_AUTH },
+	{ "/v1/messages/{message_id}", handle_message_show, M_GET, R_AUTH },
+	{ "/v1/messages/{message_id}/receipts", handle_message_receipts, M_GET, R_AUTH },
+	{ "/v1/events", handle_event_poll, M_GET, R_AUTH },
+	{ "/v1/chats", handle_chat_list, M_GET, R_AUTH },
+	{ "/v1/chats/{chat_id}/read", handle_chat_read, M_POST, R_AUTH | R_JSON },
+	{ "/v1/chats/{chat_id}/typing", handle_chat_typing, M_POST, R_AUTH | R_JSON },
+	{ "/v1/presence", handle_presence_update, M_PUT, R_AUTH | R_JSON },
+	{ "/v1/presence", handle_presence_list, M_GET, R_AUTH },
+	{ "/v1/groups", handle_group_create, M_POST, R_AUTH | R_JSON },
+	{ "/v1/groups/{group_id}", handle_group_show, M_GET, R_AUTH },
+	{ "/v1/groups/{group_id}", handle_group_update, M_PATCH, R_AUTH | R_JSON },
+	{ "/v1/groups/{group_id}/messages", handle_group_message_create, M_POST, R_AUTH | R_JSON },
+	{ "/v1/groups/{group_id}/members", handle_group_member_add, M_POST, R_AUTH | R_JSON },
+	{ "/v1/groups/{group_id}/members/{user_id}", handle_group_member_update,
+	    M_PATCH, R_AUTH | R_JSON },
+	{ "/v1/groups/{group_id}/members/{user_id}", handle_group_member_delete, M_DELETE, R_AUTH },
+	{ "/v1/media", handle_media_create, M_POST, R_AUTH | R_RAW },
+	{ "/v1/media/{media_id}", handle_media_show, M_GET, R_AUTH | R_SIGNED },
 };
 
 /* Matches path against pattern; on success fills the request's parameters. */

@@ -44,27 +44,43 @@ read_event(struct ctx *ctx, const PGresult *res, int i, struct event *ev)
 	}
 }
 
-/* A PostgreSQL array literal of n strings from fmt. */
+/* PostgreSQL array literals: of n ids (uuids), and of n positions. */
 static const char *
-array_of(struct ctx *ctx, size_t n, const char *const *ids, const uint64_t *nums)
+ids_array(struct ctx *ctx, size_t n, const char *const *ids)
+{
+	char	*s;
+	size_t	 i;
+	size_t	 o;
+
+	s = arena_alloc(ctx->arena, n * 37 + 3);
+	o = 0;
+	s[o++] = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			s[o++] = ',';
+		memcpy(s + o, ids[i], 36);
+		o += 36;
+	}
+	s[o++] = '}';
+	s[o] = '\0';
+	return s;
+}
+
+static const char *
+positions_array(struct ctx *ctx, size_t n, const uint64_t *nums)
 {
 	char	*s;
 	size_t	 i;
 	size_t	 o;
 	size_t	 cap;
 
-	cap = n * 40 + 3;
+	cap = n * 22 + 3;
 	s = arena_alloc(ctx->arena, cap);
 	o = 0;
 	s[o++] = '{';
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			s[o++] = ',';
-		if (ids != NULL)
-			o += (size_t)snprintf(s + o, cap - o, "%s", ids[i]);
-		else
-			o += (size_t)snprintf(s + o, cap - o, "%llu", (unsigned long long)nums[i]);
-	}
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(s + o, cap - o, "%s%llu", i > 0 ? "," : "",
+		    (unsigned long long)nums[i]);
 	s[o++] = '}';
 	s[o] = '\0';
 	return s;
@@ -83,8 +99,8 @@ store_feed(struct ctx *ctx, size_t n, const char *const *user_ids, const uint64_
 	int		 i;
 	int		 rows;
 
-	params[0] = array_of(ctx, n, user_ids, NULL);
-	params[1] = array_of(ctx, n, NULL, afters);
+	params[0] = ids_array(ctx, n, user_ids);
+	params[1] = positions_array(ctx, n, afters);
 	params[2] = arena_printf(ctx->arena, "%lld", (long long)max_rows);
 	e = store_exec(ctx, naive ? STMT_FEED_NAIVE : STMT_FEED, 3, params, &res);
 	if (e != ERR_OK)
