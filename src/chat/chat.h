@@ -144,6 +144,8 @@ enum err	 chat_events_position(struct ctx *, struct feed_pos *pos);
  * database never reached. */
 enum err	 chat_events_read(struct ctx *, const struct feed_pos *after, uint32_t limit,
 		    struct event_page *out);
+/* Wakes the senders of the messages a receipt of the caller covers. */
+void		 chat_notify_senders(struct ctx *, const struct moved *m);
 /* Wakes the polls of everyone who hears of a change in the chat (plus `also`). */
 void		 chat_notify(struct ctx *, const char *chat_id, const char *also);
 /* Test-only: read the feed the naive way (CHAT_FEED_NAIVE=1) to show the difference. */

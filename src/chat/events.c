@@ -58,20 +58,36 @@ chat_feed_position_eph(struct ctx *ctx, struct feed_pos *pos)
 	eph_position(ctx, pos);
 }
 
+void
+chat_notify_senders(struct ctx *ctx, const struct moved *m)
+{
+	const char	**users;
+	size_t		  n;
+
+	/* A receipt concerns only the senders of the messages it covers: waking the whole
+	 * chat would make every member's receipt wake every member. */
+	if (store_range_senders(ctx, m, ctx->user_id, &users, &n) == ERR_OK && n > 0)
+		bus_wake(ctx, users, n);
+}
+
 /* Delivered receipts: a poll acknowledges what its device received up to its cursor. */
 static void
 acknowledge(struct ctx *ctx, const char *user_id, const char *device_id, uint64_t position)
 {
-	const char	**chats;
-	size_t		  n;
-	size_t		  i;
+	struct moved	*moved;
+	const char	*self;
+	size_t		 n;
+	size_t		 i;
 
 	if (position == 0)
 		return;
-	if (store_ack(ctx, user_id, device_id, position, &chats, &n) != ERR_OK)
+	if (store_ack(ctx, user_id, device_id, position, &moved, &n) != ERR_OK)
 		return;
+	self = ctx->user_id;
+	ctx->user_id = user_id;
 	for (i = 0; i < n; i++)
-		chat_notify(ctx, chats[i], NULL);
+		chat_notify_senders(ctx, &moved[i]);
+	ctx->user_id = self;
 }
 
 /* Cuts a poll's durable events at its limit, never inside a transaction, and sets its

@@ -297,11 +297,13 @@ chat_message_receipts(struct ctx *ctx, const char *message_id, struct receipt **
 enum err
 chat_read(struct ctx *ctx, const char *chat_id, int64_t seq)
 {
-	int64_t		moved;
+	struct moved	mv;
 	enum err	e;
 
-	e = store_read_move(ctx, chat_id, ctx->user_id, seq, &moved);
-	if (e == ERR_OK && moved > 0)
-		chat_notify(ctx, chat_id, NULL);
+	e = store_read_move(ctx, chat_id, ctx->user_id, seq, &mv.to, &mv.from);
+	if (e == ERR_OK && mv.to > 0) {
+		mv.chat_id = chat_id;
+		chat_notify_senders(ctx, &mv);
+	}
 	return e;
 }

@@ -146,11 +146,14 @@ read_ids(struct ctx *ctx, const PGresult *res, const char ***out, size_t *count)
 
 enum err
 store_ack(struct ctx *ctx, const char *user_id, const char *device_id, uint64_t position,
-    const char ***chat_ids, size_t *count)
+    struct moved **out, size_t *count)
 {
 	const char	*params[3];
 	PGresult	*res;
+	struct moved	*m;
 	enum err	 e;
+	int		 i;
+	int		 n;
 
 	*count = 0;
 	params[0] = user_id;
@@ -159,7 +162,35 @@ store_ack(struct ctx *ctx, const char *user_id, const char *device_id, uint64_t 
 	e = store_exec(ctx, STMT_ACK, 3, params, &res);
 	if (e != ERR_OK)
 		return e;
-	read_ids(ctx, res, chat_ids, count);
+	n = PQntuples(res);
+	m = arena_alloc(ctx->arena, sizeof(*m) * (size_t)(n > 0 ? n : 1));
+	for (i = 0; i < n; i++) {
+		m[i].chat_id = store_text(ctx, res, i, 0);
+		m[i].from = store_int(res, i, 1);
+		m[i].to = store_int(res, i, 2);
+	}
+	PQclear(res);
+	*out = m;
+	*count = (size_t)n;
+	return ERR_OK;
+}
+
+enum err
+store_range_senders(struct ctx *ctx, const struct moved *m, const char *except,
+    const char ***user_ids, size_t *count)
+{
+	const char	*params[4];
+	PGresult	*res;
+	enum err	 e;
+
+	params[0] = m->chat_id;
+	params[1] = arena_printf(ctx->arena, "%lld", (long long)m->from);
+	params[2] = arena_printf(ctx->arena, "%lld", (long long)m->to);
+	params[3] = except;
+	e = store_exec(ctx, STMT_RANGE_SENDERS, 4, params, &res);
+	if (e != ERR_OK)
+		return e;
+	read_ids(ctx, res, user_ids, count);
 	PQclear(res);
 	return ERR_OK;
 }

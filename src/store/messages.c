@@ -391,7 +391,7 @@ store_chat_list(struct ctx *ctx, const char *user_id, struct chat_summary **out,
 
 enum err
 store_read_move(struct ctx *ctx, const char *chat_id, const char *user_id, int64_t seq,
-    int64_t *moved_to)
+    int64_t *moved_to, int64_t *moved_from)
 {
 	const char	*params[5];
 	PGresult	*res;
@@ -430,5 +430,6 @@ store_read_move(struct ctx *ctx, const char *chat_id, const char *user_id, int64
 		store_tx_rollback(ctx);
 		return e;
 	}
+	*moved_from = old;
 	return store_tx_commit(ctx);
 }

@@ -274,11 +274,16 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "least(mv.target, coalesce(cm.to_seq, mv.target))) FROM mv "
 	    "WHERE cm.chat_id = mv.chat_id AND cm.user_id = $1::uuid) "
 	    "INSERT INTO receipts (chat_id, user_id, status, from_seq, seq) "
-	    "SELECT chat_id, $1::uuid, 'delivered', old, target FROM mv RETURNING chat_id" },
+	    "SELECT chat_id, $1::uuid, 'delivered', old, target FROM mv "
+	    "RETURNING chat_id, from_seq, seq" },
 	/* Who hears of a change in a chat: its current members, and a user who just left. */
 	[STMT_CHAT_AUDIENCE] = { "chat_audience",
 	    "SELECT DISTINCT user_id FROM chat_members WHERE chat_id = $1::uuid "
 	    "AND (to_seq IS NULL OR user_id = $2::uuid)" },
+	/* Who sent the messages of a range: a receipt concerns them only. */
+	[STMT_RANGE_SENDERS] = { "range_senders",
+	    "SELECT DISTINCT sender_id FROM messages WHERE chat_id = $1::uuid "
+	    "AND seq > $2::int8 AND seq <= $3::int8 AND sender_id <> $4::uuid" },
 	/* Everyone who shares a chat with the user now (presence goes to them). */
 	[STMT_CONTACTS] = { "contacts",
 	    "SELECT DISTINCT o.user_id FROM chat_members me JOIN chat_members o "

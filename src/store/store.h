@@ -189,7 +189,7 @@ enum err	 store_chat_list(struct ctx *, const char *user_id, struct chat_summary
  * records a receipt. *moved_to is the new pointer, 0 when it did not move. ERR_NOT_FOUND
  * when the user is not a current member. */
 enum err	 store_read_move(struct ctx *, const char *chat_id, const char *user_id,
-		    int64_t seq, int64_t *moved_to);
+		    int64_t seq, int64_t *moved_to, int64_t *moved_from);
 
 /* ---------------------------------------------------------------- event feed */
 
@@ -218,10 +218,20 @@ struct event {
 enum err	 store_feed(struct ctx *, size_t n, const char *const *user_ids,
 		    const uint64_t *afters, int64_t max_rows, bool naive, struct event **out,
 		    size_t *counts, uint64_t *top);
+/* A pointer that moved in a chat: from (exclusive) up to (inclusive). */
+struct moved {
+	const char	*chat_id;
+	int64_t		 from;
+	int64_t		 to;
+};
+
 /* Acknowledges the device's position: moves the delivered pointers of the user's chats
- * (once per new position) and records receipts; *chat_ids the chats that moved. */
+ * (once per new position) and records receipts; *out the chats that moved. */
 enum err	 store_ack(struct ctx *, const char *user_id, const char *device_id,
-		    uint64_t position, const char ***chat_ids, size_t *count);
+		    uint64_t position, struct moved **out, size_t *count);
+/* The senders other than `except` of a chat's messages in (from, to]. */
+enum err	 store_range_senders(struct ctx *, const struct moved *m, const char *except,
+		    const char ***user_ids, size_t *count);
 /* The users who hear of a change in a chat: current members, plus `also` if given. */
 enum err	 store_chat_audience(struct ctx *, const char *chat_id, const char *also,
 		    const char ***user_ids, size_t *count);
