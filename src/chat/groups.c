@@ -13,28 +13,6 @@
 #include "base/text.h"
 #include "settings.h"
 
-/* A PostgreSQL array literal of ids (validated as uuids by the caller). */
-static const char *
-id_array(struct ctx *ctx, const char *const *ids, size_t count)
-{
-	char	*s;
-	size_t	 i;
-	size_t	 o;
-
-	s = arena_alloc(ctx->arena, count * 37 + 3);
-	o = 0;
-	s[o++] = '{';
-	for (i = 0; i < count; i++) {
-		if (i > 0)
-			s[o++] = ',';
-		memcpy(s + o, ids[i], 36);
-		o += 36;
-	}
-	s[o++] = '}';
-	s[o] = '\0';
-	return s;
-}
-
 /* The caller's role in the group: ERR_NOT_FOUND for an unknown group, ERR_FORBIDDEN
  * when the caller is not a member (or not an admin when admin is required). */
 static enum err
@@ -58,14 +36,15 @@ authorize(struct ctx *ctx, const char *group_id, bool admin, struct chat_group *
 
 /* Checks an addition against the cap and the users table, under the chat lock. */
 static enum err
-check_addition(struct ctx *ctx, const struct chat_group *g, const char *ids, size_t distinct)
+check_addition(struct ctx *ctx, const struct chat_group *g, const char *const *ids, size_t n,
+    size_t distinct)
 {
 	int64_t		members;
 	int64_t		fresh;
 	int64_t		existing;
 	enum err	e;
 
-	e = store_group_add_counts(ctx, g->id, ids, &members, &fresh, &existing);
+	e = store_group_add_counts(ctx, g->id, ids, n, &members, &fresh, &existing);
 	if (e != ERR_OK)
 		return e;
 	if (existing != (int64_t)distinct)
@@ -122,7 +101,6 @@ chat_group_create(struct ctx *ctx, const char *name, const char *const *member_i
     size_t count, struct chat_group *out)
 {
 	const char	*me[1] = { ctx->user_id };
-	const char	*ids;
 	size_t		 distinct;
 	enum err	 e;
 
@@ -132,7 +110,6 @@ chat_group_create(struct ctx *ctx, const char *name, const char *const *member_i
 	memset(out, 0, sizeof(*out));
 	out->name = name;
 	out->owner_id = ctx->user_id;
-	ids = id_array(ctx, member_ids, count);
 	e = store_tx_begin(ctx);
 	if (e == ERR_OK)
 		e = store_group_create(ctx, name, ctx->user_id, &out->id, &out->chat_id);
@@ -140,11 +117,12 @@ chat_group_create(struct ctx *ctx, const char *name, const char *const *member_i
 		e = store_chat_lock(ctx, out->chat_id);
 	/* The creator first (admin, longest-standing), then the others. */
 	if (e == ERR_OK)
-		e = store_group_add(ctx, out, id_array(ctx, me, 1), "admin");
+		e = store_group_add(ctx, out, me, 1, "admin");
 	if (e == ERR_OK && count > 0)
-		e = check_addition(ctx, out, ids, distinct_count(member_ids, count, NULL));
+		e = check_addition(ctx, out, member_ids, count,
+		    distinct_count(member_ids, count, NULL));
 	if (e == ERR_OK && count > 0)
-		e = store_group_add(ctx, out, ids, "member");
+		e = store_group_add(ctx, out, member_ids, count, "member");
 	e = finish(ctx, e);
 	if (e != ERR_OK)
 		return e;
@@ -182,18 +160,17 @@ enum err
 chat_group_add(struct ctx *ctx, const char *group_id, const char *const *user_ids,
     size_t count, struct chat_group *out)
 {
-	const char	*ids;
 	enum err	 e;
 
 	e = authorize(ctx, group_id, true, out);
 	if (e != ERR_OK)
 		return e;
-	ids = id_array(ctx, user_ids, count);
 	e = locked(ctx, out);
 	if (e == ERR_OK)
-		e = check_addition(ctx, out, ids, distinct_count(user_ids, count, NULL));
+		e = check_addition(ctx, out, user_ids, count,
+		    distinct_count(user_ids, count, NULL));
 	if (e == ERR_OK)
-		e = store_group_add(ctx, out, ids, "member");
+		e = store_group_add(ctx, out, user_ids, count, "member");
 	e = finish(ctx, e);
 	if (e != ERR_OK)
 		return e;

@@ -91,29 +91,16 @@ chat_presence_get(struct ctx *ctx, const char *const *user_ids, size_t count,
     struct presence *out, bool *shown)
 {
 	const char	**allowed;
-	char		 *ids;
 	size_t		  n;
 	size_t		  i;
 	size_t		  j;
-	size_t		  k;
 	enum err	  e;
 
 	/* Redis first: while it is down the answer is 503 whatever PostgreSQL says. */
 	e = bus_presence_get(ctx, user_ids, count, out);
 	if (e != ERR_OK)
 		return e;
-	ids = arena_alloc(ctx->arena, count * 37 + 3);
-	k = 0;
-	ids[k++] = '{';
-	for (i = 0; i < count; i++) {
-		if (i > 0)
-			ids[k++] = ',';
-		memcpy(ids + k, user_ids[i], 36);
-		k += 36;
-	}
-	ids[k++] = '}';
-	ids[k] = '\0';
-	e = store_shared(ctx, ctx->user_id, ids, &allowed, &n);
+	e = store_shared(ctx, ctx->user_id, user_ids, count, &allowed, &n);
 	if (e != ERR_OK)
 		return e;
 	for (i = 0; i < count; i++) {

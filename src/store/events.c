@@ -44,9 +44,8 @@ read_event(struct ctx *ctx, const PGresult *res, int i, struct event *ev)
 	}
 }
 
-/* PostgreSQL array literals: of n ids (uuids), and of n positions. */
-static const char *
-ids_array(struct ctx *ctx, size_t n, const char *const *ids)
+const char *
+store_id_array(struct ctx *ctx, const char *const *ids, size_t n)
 {
 	char	*s;
 	size_t	 i;
@@ -66,6 +65,7 @@ ids_array(struct ctx *ctx, size_t n, const char *const *ids)
 	return s;
 }
 
+/* A PostgreSQL array literal of n positions. */
 static const char *
 positions_array(struct ctx *ctx, size_t n, const uint64_t *nums)
 {
@@ -99,7 +99,7 @@ store_feed(struct ctx *ctx, size_t n, const char *const *user_ids, const uint64_
 	int		 i;
 	int		 rows;
 
-	params[0] = ids_array(ctx, n, user_ids);
+	params[0] = store_id_array(ctx, user_ids, n);
 	params[1] = positions_array(ctx, n, afters);
 	params[2] = arena_printf(ctx->arena, "%lld", (long long)max_rows);
 	e = store_exec(ctx, naive ? STMT_FEED_NAIVE : STMT_FEED, 3, params, &res);
@@ -227,10 +227,10 @@ store_contacts(struct ctx *ctx, const char *user_id, const char ***user_ids, siz
 }
 
 enum err
-store_shared(struct ctx *ctx, const char *user_id, const char *ids, const char ***user_ids,
-    size_t *count)
+store_shared(struct ctx *ctx, const char *user_id, const char *const *ids, size_t n,
+    const char ***user_ids, size_t *count)
 {
-	const char	*params[2] = { user_id, ids };
+	const char	*params[2] = { user_id, store_id_array(ctx, ids, n) };
 	PGresult	*res;
 	enum err	 e;
 

@@ -115,10 +115,10 @@ store_group_create(struct ctx *ctx, const char *name, const char *owner_id,
 }
 
 enum err
-store_group_add_counts(struct ctx *ctx, const char *group_id, const char *ids,
+store_group_add_counts(struct ctx *ctx, const char *group_id, const char *const *ids, size_t n,
     int64_t *members, int64_t *new_members, int64_t *existing)
 {
-	const char	*params[2] = { group_id, ids };
+	const char	*params[2] = { group_id, store_id_array(ctx, ids, n) };
 	PGresult	*res;
 	enum err	 e;
 
@@ -133,9 +133,10 @@ store_group_add_counts(struct ctx *ctx, const char *group_id, const char *ids,
 }
 
 enum err
-store_group_add(struct ctx *ctx, const struct chat_group *g, const char *ids, const char *role)
+store_group_add(struct ctx *ctx, const struct chat_group *g, const char *const *ids, size_t n,
+    const char *role)
 {
-	const char	*params[4] = { g->id, g->chat_id, ids, role };
+	const char	*params[4] = { g->id, g->chat_id, store_id_array(ctx, ids, n), role };
 	int64_t		 added;
 
 	return count_of(ctx, STMT_GROUP_ADD, 4, params, &added);

@@ -74,6 +74,9 @@ extern const struct store_stmt store_stmts[STMT__COUNT];
  * be PQclear()ed by the caller. On failure it logs and maps the error; *res is NULL. */
 enum err	store_exec(struct ctx *, enum stmt, int nparams, const char *const *params,
 		    PGresult **res);
+/* A PostgreSQL array literal of n ids (well-formed uuids, checked by the caller), in the
+ * arena: the one way lists of ids are passed as parameters. */
+const char	*store_id_array(struct ctx *, const char *const *ids, size_t n);
 /* The lock key of a chat: the first 64 bits of its uuid, as a decimal string. */
 const char	*store_chat_lock_key(struct ctx *, const char *chat_id);
 /* Reads the message columns (MESSAGE_COLUMNS in stmts.c) starting at col. */

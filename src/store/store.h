@@ -239,8 +239,8 @@ enum err	 store_chat_audience(struct ctx *, const char *chat_id, const char *als
 /* The users who share a chat with user_id. */
 enum err	 store_contacts(struct ctx *, const char *user_id, const char ***user_ids,
 		    size_t *count);
-/* Those of ids (a PostgreSQL array literal) that user_id may see: itself and contacts. */
-enum err	 store_shared(struct ctx *, const char *user_id, const char *ids,
+/* Those of the n ids that user_id may see: itself and its contacts. */
+enum err	 store_shared(struct ctx *, const char *user_id, const char *const *ids, size_t n,
 		    const char ***user_ids, size_t *count);
 
 /* ---------------------------------------------------------------- groups */
@@ -269,14 +269,15 @@ enum err	 store_group_role(struct ctx *, const char *group_id, const char *user_
 /* Creates the group and its chat (inside a transaction). */
 enum err	 store_group_create(struct ctx *, const char *name, const char *owner_id,
 		    const char **group_id, const char **chat_id);
-/* Counts for an addition: current members, how many of ids are not members yet, and
- * how many of ids exist as users. ids is a PostgreSQL array literal of uuids. */
-enum err	 store_group_add_counts(struct ctx *, const char *group_id, const char *ids,
+/* Counts for an addition: current members, how many of the n ids are not members yet,
+ * and how many of them exist as users. */
+enum err	 store_group_add_counts(struct ctx *, const char *group_id, const char *const *ids,
+		    size_t n,
 		    int64_t *members, int64_t *new_members, int64_t *existing);
 /* Adds the users of ids that are not members (with role), opening their periods at the
  * chat's current seq and recording 'added' events. Under the chat lock. */
-enum err	 store_group_add(struct ctx *, const struct chat_group *g, const char *ids,
-		    const char *role);
+enum err	 store_group_add(struct ctx *, const struct chat_group *g, const char *const *ids,
+		    size_t n, const char *role);
 enum err	 store_group_rename(struct ctx *, const char *group_id, const char *name);
 enum err	 store_group_set_role(struct ctx *, const char *group_id, const char *user_id,
 		    const char *role);
