@@ -128,20 +128,29 @@ store_feed(struct ctx *ctx, size_t n, const char *const *user_ids, const uint64_
 	return ERR_OK;
 }
 
-/* Copies the first column of every row into an arena array. */
-static void
-read_ids(struct ctx *ctx, const PGresult *res, const char ***out, size_t *count)
+/* Runs a statement whose rows are ids and copies them into an arena array. */
+static enum err
+exec_ids(struct ctx *ctx, enum stmt st, int nparams, const char *const *params,
+    const char ***out, size_t *count)
 {
 	const char	**ids;
+	PGresult	 *res;
+	enum err	  e;
 	int		  i;
 	int		  n;
 
+	*count = 0;
+	e = store_exec(ctx, st, nparams, params, &res);
+	if (e != ERR_OK)
+		return e;
 	n = PQntuples(res);
 	ids = arena_alloc(ctx->arena, sizeof(*ids) * (size_t)(n > 0 ? n : 1));
 	for (i = 0; i < n; i++)
 		ids[i] = store_text(ctx, res, i, 0);
+	PQclear(res);
 	*out = ids;
 	*count = (size_t)n;
+	return ERR_OK;
 }
 
 enum err
@@ -180,19 +189,12 @@ store_range_senders(struct ctx *ctx, const struct moved *m, const char *except,
     const char ***user_ids, size_t *count)
 {
 	const char	*params[4];
-	PGresult	*res;
-	enum err	 e;
 
 	params[0] = m->chat_id;
 	params[1] = arena_printf(ctx->arena, "%lld", (long long)m->from);
 	params[2] = arena_printf(ctx->arena, "%lld", (long long)m->to);
 	params[3] = except;
-	e = store_exec(ctx, STMT_RANGE_SENDERS, 4, params, &res);
-	if (e != ERR_OK)
-		return e;
-	read_ids(ctx, res, user_ids, count);
-	PQclear(res);
-	return ERR_OK;
+	return exec_ids(ctx, STMT_RANGE_SENDERS, 4, params, user_ids, count);
 }
 
 enum err
@@ -200,30 +202,16 @@ store_chat_audience(struct ctx *ctx, const char *chat_id, const char *also,
     const char ***user_ids, size_t *count)
 {
 	const char	*params[2] = { chat_id, also };
-	PGresult	*res;
-	enum err	 e;
 
-	e = store_exec(ctx, STMT_CHAT_AUDIENCE, 2, params, &res);
-	if (e != ERR_OK)
-		return e;
-	read_ids(ctx, res, user_ids, count);
-	PQclear(res);
-	return ERR_OK;
+	return exec_ids(ctx, STMT_CHAT_AUDIENCE, 2, params, user_ids, count);
 }
 
 enum err
 store_contacts(struct ctx *ctx, const char *user_id, const char ***user_ids, size_t *count)
 {
 	const char	*params[1] = { user_id };
-	PGresult	*res;
-	enum err	 e;
 
-	e = store_exec(ctx, STMT_CONTACTS, 1, params, &res);
-	if (e != ERR_OK)
-		return e;
-	read_ids(ctx, res, user_ids, count);
-	PQclear(res);
-	return ERR_OK;
+	return exec_ids(ctx, STMT_CONTACTS, 1, params, user_ids, count);
 }
 
 enum err
@@ -231,13 +219,6 @@ store_shared(struct ctx *ctx, const char *user_id, const char *const *ids, size_
     const char ***user_ids, size_t *count)
 {
 	const char	*params[2] = { user_id, store_id_array(ctx, ids, n) };
-	PGresult	*res;
-	enum err	 e;
 
-	e = store_exec(ctx, STMT_SHARED, 2, params, &res);
-	if (e != ERR_OK)
-		return e;
-	read_ids(ctx, res, user_ids, count);
-	PQclear(res);
-	return ERR_OK;
+	return exec_ids(ctx, STMT_SHARED, 2, params, user_ids, count);
 }
