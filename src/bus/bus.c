@@ -120,6 +120,37 @@ bus_command(struct bus *b, int argc, const char **argv, const size_t *lens)
 	return r;
 }
 
+void
+bus_pipeline(struct bus *b, size_t n, const int *argcs, const char **const *argvs,
+    redisReply **replies)
+{
+	redisContext	*c;
+	void		*r;
+	size_t		 i;
+	bool		 ok;
+
+	for (i = 0; i < n; i++)
+		replies[i] = NULL;
+	c = conn(b);
+	if (c == NULL || n == 0)
+		return;
+	ok = true;
+	for (i = 0; i < n && ok; i++)
+		ok = redisAppendCommandArgv(c, argcs[i], argvs[i], NULL) == REDIS_OK;
+	for (i = 0; i < n && ok; i++) {
+		r = NULL;
+		ok = redisGetReply(c, &r) == REDIS_OK && r != NULL;
+		replies[i] = r;
+		if (ok && replies[i]->type == REDIS_REPLY_ERROR)
+			log_warn("redis: %s: %s", argvs[i][0], replies[i]->str);
+	}
+	if (!ok) {
+		log_warn("redis: pipeline of %zu: %s", n, c->errstr);
+		redisFree(c);
+		b->c = NULL;
+	}
+}
+
 enum err
 bus_ping(struct ctx *ctx)
 {

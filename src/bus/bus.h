@@ -46,18 +46,8 @@ enum err	 bus_rate_take(struct ctx *, const char *user_id);
  * PostgreSQL, and a lost hint delays an event (until the next wake or re-read), never
  * loses it. */
 
-/* Records that this process holds a poll of user_id (for ttl_s seconds). */
-void		 bus_registry_hold(struct ctx *, const char *user_id, unsigned ttl_s);
 /* Wakes the polls of the users, wherever they are held. */
 void		 bus_wake(struct ctx *, const char *const *user_ids, size_t count);
-
-/* A device holds at most max polls across all processes: records this one (poll_id of
- * this process) and tells the processes holding the oldest beyond max to answer them. */
-void		 bus_device_poll_hold(struct ctx *, const char *device_id, uint64_t poll_id,
-		    unsigned max);
-/* Forgets a held poll that has been answered. */
-void		 bus_device_poll_done(struct ctx *, const char *device_id, uint64_t poll_id);
-
 /* Called by the listener thread: the users named by a wake-up. */
 typedef void	 bus_wake_fn(const char *const *user_ids, size_t count);
 /* Called by the listener thread: a held poll of this process must answer now. */
@@ -87,11 +77,53 @@ struct eph_event {
  * trip). ERR_UNAVAILABLE when Redis is down. */
 enum err	 bus_eph_publish(struct ctx *, const char *const *user_ids, size_t count,
 		    const char *type, const char *data_json);
-/* The user's events after pos, at most count; *next the position after them. */
-enum err	 bus_eph_read(struct ctx *, const char *user_id, const struct eph_pos *pos,
-		    size_t count, struct eph_event **out, size_t *n, struct eph_pos *next);
+/* The same with data of its own for each recipient (a batch of presence changes,
+ * each recipient's own). */
+enum err	 bus_eph_publish_each(struct ctx *, const char *const *user_ids,
+		    const char *const *datas, size_t count, const char *type);
+/* What a read of a user's stream returned: ok false when Redis could not be asked. */
+struct eph_read {
+	bool		 ok;
+	struct eph_event *events;
+	size_t		 count;
+	struct eph_pos	 next;	/* the position after them (after, when none) */
+};
+/* The events of each user after[i], at most max each, in one round trip. */
+void		 bus_eph_read_many(struct ctx *, size_t count, const char *const *user_ids,
+		    const struct eph_pos *after, size_t max, struct eph_read *out);
 /* The position of the user's last event (0-0 when none). */
 enum err	 bus_eph_last(struct ctx *, const char *user_id, struct eph_pos *out);
+
+/* ---------------------------------------------------------------- polls */
+
+/* A poll about to read: its user and device, how long it may be held (0: answered at
+ * once, no registry entry), its id in this process (0: not counted against its device),
+ * and where its ephemeral events start. */
+struct bus_poll {
+	const char	*user_id;
+	const char	*device_id;
+	unsigned	 presence_ttl_s;
+	unsigned	 hold_ttl_s;
+	uint64_t	 poll_id;
+	unsigned	 max_per_device;
+	struct eph_pos	 eph_after;
+	size_t		 eph_max;
+};
+struct bus_poll_start {
+	bool		 came_online;	/* as bus_presence_touch */
+	const char	*status;
+	struct eph_read	 eph;
+};
+/* Before a poll's first read, in one script: keeps the user present, records this
+ * process in the registry (hold_ttl_s > 0), counts the poll against its device (a
+ * device holds at most max_per_device polls across all processes: the processes
+ * holding the oldest beyond it are told to answer them) and reads the user's ephemeral
+ * events. ERR_UNAVAILABLE when Redis is down. */
+enum err	 bus_poll_begin(struct ctx *, const struct bus_poll *p,
+		    struct bus_poll_start *out);
+/* Forgets held polls that have been answered (one pipeline). */
+void		 bus_device_polls_done(struct ctx *, size_t n, const char *const *device_ids,
+		    const uint64_t *poll_ids);
 
 /* Coalesces typing notices: *first is true when this one goes out (the first of its
  * state within a second; a change of state always goes out). */
@@ -109,6 +141,9 @@ struct presence {
  * before and does not appear offline; *status then holds what it shows. */
 enum err	 bus_presence_touch(struct ctx *, const char *user_id, unsigned ttl_s,
 		    bool *came_online, const char **status);
+/* bus_presence_touch for many users in one round trip. */
+void		 bus_presence_touch_many(struct ctx *, const char *const *user_ids,
+		    size_t count, unsigned ttl_s, bool *came_online, const char **status);
 /* Sets the status the user shows while present (offline: appears offline, last_seen
  * frozen now). *shown is what others now see, *last_seen_ms its last_seen. */
 enum err	 bus_presence_set(struct ctx *, const char *user_id, const char *status,

@@ -18,16 +18,19 @@
 #include "base/arena.h"
 #include "base/text.h"
 
-#define EPH_MAX_FANOUT	2048
-#define ALIVE_KEY	"presence:alive"
+/* One script call carries at most this many recipients, or this many bytes of data: a
+ * large fan-out is a few calls, none of which holds Redis up for long. */
+#define EPH_CHUNK_USERS	256
+#define EPH_CHUNK_BYTES	(512 * 1024)
 
+/* KEYS: eph:<user> for each recipient, then reg:<user> for each. ARGV: the type, the
+ * count n, n data texts, n user ids. */
 static const char publish_script[] =
-    "local n = tonumber(ARGV[3]) "
-    "local t = redis.call('TIME') "
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+    BUS_LUA_NOW
+    "local n = tonumber(ARGV[2]) "
     "local minid = tostring(now - 60000) "
     "for i = 1, n do "
-    "  redis.call('XADD', KEYS[i], 'MINID', '~', minid, '*', 't', ARGV[1], 'd', ARGV[2]) "
+    "  redis.call('XADD', KEYS[i], 'MINID', '~', minid, '*', 't', ARGV[1], 'd', ARGV[2 + i]) "
     "  redis.call('PEXPIRE', KEYS[i], 120000) "
     "end "
     "local out = {} "
@@ -36,7 +39,7 @@ static const char publish_script[] =
     "  for j = 1, #h, 2 do "
     "    if tonumber(h[j + 1]) > now then "
     "      local p = h[j] "
-    "      local u = ARGV[3 + i] "
+    "      local u = ARGV[2 + n + i] "
     "      if out[p] then out[p] = out[p] .. ' ' .. u else out[p] = u end "
     "    end "
     "  end "
@@ -44,23 +47,20 @@ static const char publish_script[] =
     "for p, users in pairs(out) do redis.call('PUBLISH', 'wake:' .. p, users) end "
     "return n";
 
-enum err
-bus_eph_publish(struct ctx *ctx, const char *const *user_ids, size_t count, const char *type,
-    const char *data_json)
+/* One call of the script for recipients [0, count). */
+static bool
+publish_chunk(struct ctx *ctx, const char *const *user_ids, const char *const *datas,
+    size_t count, const char *type)
 {
 	const char	**argv;
 	char		 *keys;
-	char		  nkeys[16];
-	char		  n[16];
+	char		  nkeys[24];
+	char		  n[24];
 	redisReply	 *r;
 	size_t		  i;
 	bool		  ok;
 
-	if (count == 0)
-		return ERR_OK;
-	if (count > EPH_MAX_FANOUT)
-		count = EPH_MAX_FANOUT;
-	argv = arena_alloc(ctx->arena, sizeof(*argv) * (6 + 3 * count));
+	argv = arena_alloc(ctx->arena, sizeof(*argv) * (5 + 4 * count));
 	keys = arena_alloc(ctx->arena, 2 * 48 * count);
 	argv[0] = "EVAL";
 	argv[1] = publish_script;
@@ -74,15 +74,51 @@ bus_eph_publish(struct ctx *ctx, const char *const *user_ids, size_t count, cons
 	}
 	snprintf(n, sizeof(n), "%zu", count);
 	argv[3 + 2 * count] = type;
-	argv[4 + 2 * count] = data_json;
-	argv[5 + 2 * count] = n;
-	for (i = 0; i < count; i++)
-		argv[6 + 2 * count + i] = user_ids[i];
-	r = bus_command(ctx->bus, (int)(6 + 3 * count), argv, NULL);
+	argv[4 + 2 * count] = n;
+	for (i = 0; i < count; i++) {
+		argv[5 + 2 * count + i] = datas[i];
+		argv[5 + 3 * count + i] = user_ids[i];
+	}
+	r = bus_command(ctx->bus, (int)(5 + 4 * count), argv, NULL);
 	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 	if (r != NULL)
 		freeReplyObject(r);
+	return ok;
+}
+
+enum err
+bus_eph_publish_each(struct ctx *ctx, const char *const *user_ids, const char *const *datas,
+    size_t count, const char *type)
+{
+	size_t	start;
+	size_t	end;
+	size_t	bytes;
+	bool	ok;
+
+	ok = true;
+	for (start = 0; start < count; start = end) {
+		bytes = 0;
+		for (end = start; end < count && end - start < EPH_CHUNK_USERS &&
+		    (end == start || bytes + strlen(datas[end]) <= EPH_CHUNK_BYTES); end++)
+			bytes += strlen(datas[end]);
+		ok = publish_chunk(ctx, user_ids + start, datas + start, end - start, type) && ok;
+	}
 	return ok ? ERR_OK : ERR_UNAVAILABLE;
+}
+
+enum err
+bus_eph_publish(struct ctx *ctx, const char *const *user_ids, size_t count, const char *type,
+    const char *data_json)
+{
+	const char	**datas;
+	size_t		  i;
+
+	if (count == 0)
+		return ERR_OK;
+	datas = arena_alloc(ctx->arena, sizeof(*datas) * count);
+	for (i = 0; i < count; i++)
+		datas[i] = data_json;
+	return bus_eph_publish_each(ctx, user_ids, datas, count, type);
 }
 
 static bool
@@ -97,34 +133,17 @@ parse_id(const char *s, struct eph_pos *out)
 	    text_parse_u64(dash + 1, UINT64_MAX, &out->seq);
 }
 
-enum err
-bus_eph_read(struct ctx *ctx, const char *user_id, const struct eph_pos *pos, size_t count,
-    struct eph_event **out, size_t *n, struct eph_pos *next)
+void
+bus_eph_parse(struct ctx *ctx, const redisReply *r, struct eph_event **out, size_t *n,
+    struct eph_pos *next)
 {
-	char		 key[64];
-	char		 start[48];
-	char		 cnt[16];
-	const char	*argv[] = { "XRANGE", key, start, "+", "COUNT", cnt };
-	redisReply	*r;
-	redisReply	*entry;
-	redisReply	*fields;
-	struct eph_event *ev;
-	size_t		 i;
-	size_t		 j;
-	size_t		 k;
+	const redisReply	*entry;
+	const redisReply	*fields;
+	struct eph_event	*ev;
+	size_t			 i;
+	size_t			 j;
+	size_t			 k;
 
-	*n = 0;
-	*next = *pos;
-	snprintf(key, sizeof(key), "eph:%s", user_id);
-	snprintf(start, sizeof(start), "(%llu-%llu", (unsigned long long)pos->ms,
-	    (unsigned long long)pos->seq);
-	snprintf(cnt, sizeof(cnt), "%zu", count);
-	r = bus_command(ctx->bus, 6, argv, NULL);
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-		if (r != NULL)
-			freeReplyObject(r);
-		return ERR_UNAVAILABLE;
-	}
 	ev = arena_alloc(ctx->arena, sizeof(*ev) * (r->elements > 0 ? r->elements : 1));
 	for (i = k = 0; i < r->elements; i++) {
 		entry = r->element[i];
@@ -145,10 +164,49 @@ bus_eph_read(struct ctx *ctx, const char *user_id, const struct eph_pos *pos, si
 		if (ev[k].type != NULL && ev[k].data != NULL)
 			k++;
 	}
-	freeReplyObject(r);
 	*out = ev;
 	*n = k;
-	return ERR_OK;
+}
+
+void
+bus_eph_read_many(struct ctx *ctx, size_t count, const char *const *user_ids,
+    const struct eph_pos *after, size_t max, struct eph_read *out)
+{
+	const char	***argvs;
+	int		 *argcs;
+	redisReply	**replies;
+	char		 *buf;
+	size_t		  i;
+
+	argvs = arena_alloc(ctx->arena, sizeof(*argvs) * (count > 0 ? count : 1));
+	argcs = arena_alloc(ctx->arena, sizeof(*argcs) * (count > 0 ? count : 1));
+	replies = arena_alloc(ctx->arena, sizeof(*replies) * (count > 0 ? count : 1));
+	for (i = 0; i < count; i++) {
+		argvs[i] = arena_alloc(ctx->arena, sizeof(**argvs) * 6);
+		buf = arena_alloc(ctx->arena, 64 + 48 + 16);
+		snprintf(buf, 64, "eph:%s", user_ids[i]);
+		snprintf(buf + 64, 48, "(%llu-%llu", (unsigned long long)after[i].ms,
+		    (unsigned long long)after[i].seq);
+		snprintf(buf + 112, 16, "%zu", max);
+		argvs[i][0] = "XRANGE";
+		argvs[i][1] = buf;
+		argvs[i][2] = buf + 64;
+		argvs[i][3] = "+";
+		argvs[i][4] = "COUNT";
+		argvs[i][5] = buf + 112;
+		argcs[i] = 6;
+	}
+	bus_pipeline(ctx->bus, count, argcs, (const char **const *)argvs, replies);
+	for (i = 0; i < count; i++) {
+		out[i].ok = replies[i] != NULL && replies[i]->type == REDIS_REPLY_ARRAY;
+		out[i].events = NULL;
+		out[i].count = 0;
+		out[i].next = after[i];
+		if (out[i].ok)
+			bus_eph_parse(ctx, replies[i], &out[i].events, &out[i].count, &out[i].next);
+		if (replies[i] != NULL)
+			freeReplyObject(replies[i]);
+	}
 }
 
 enum err
@@ -204,19 +262,10 @@ bus_typing_gate(struct ctx *ctx, const char *chat_id, const char *user_id, bool 
 
 /* ---------------------------------------------------------------- presence */
 
-#define NOW_MS \
-	"local t = redis.call('TIME') " \
-	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
-
 static const char touch_script[] =
-    NOW_MS
-    "local prev = redis.call('ZSCORE', KEYS[1], ARGV[1]) "
-    "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) "
-    "redis.call('HSET', KEYS[2], 'seen', now) "
-    "redis.call('PEXPIRE', KEYS[2], 2592000000) "
-    "local st = redis.call('HGET', KEYS[2], 'status') or 'online' "
-    "if (not prev or tonumber(prev) <= now) and st ~= 'offline' then return st end "
-    "return ''";
+    BUS_LUA_NOW
+    BUS_LUA_TOUCH("KEYS[1]", "KEYS[2]", "ARGV[1]", "ARGV[2]")
+    "return came";
 
 static void
 pres_key(char *buf, size_t len, const char *user_id)
@@ -248,8 +297,46 @@ bus_presence_touch(struct ctx *ctx, const char *user_id, unsigned ttl_s, bool *c
 	return ok ? ERR_OK : ERR_UNAVAILABLE;
 }
 
+void
+bus_presence_touch_many(struct ctx *ctx, const char *const *user_ids, size_t count,
+    unsigned ttl_s, bool *came_online, const char **status)
+{
+	const char	***argvs;
+	int		 *argcs;
+	redisReply	**replies;
+	char		 *buf;
+	size_t		  i;
+
+	argvs = arena_alloc(ctx->arena, sizeof(*argvs) * (count > 0 ? count : 1));
+	argcs = arena_alloc(ctx->arena, sizeof(*argcs) * (count > 0 ? count : 1));
+	replies = arena_alloc(ctx->arena, sizeof(*replies) * (count > 0 ? count : 1));
+	for (i = 0; i < count; i++) {
+		buf = arena_alloc(ctx->arena, 64 + 16);
+		pres_key(buf, 64, user_ids[i]);
+		snprintf(buf + 64, 16, "%u", ttl_s * 1000);
+		argvs[i] = arena_alloc(ctx->arena, sizeof(**argvs) * 7);
+		argvs[i][0] = "EVAL";
+		argvs[i][1] = touch_script;
+		argvs[i][2] = "2";
+		argvs[i][3] = ALIVE_KEY;
+		argvs[i][4] = buf;
+		argvs[i][5] = user_ids[i];
+		argvs[i][6] = buf + 64;
+		argcs[i] = 7;
+	}
+	bus_pipeline(ctx->bus, count, argcs, (const char **const *)argvs, replies);
+	for (i = 0; i < count; i++) {
+		came_online[i] = replies[i] != NULL && replies[i]->type == REDIS_REPLY_STRING &&
+		    replies[i]->len > 0;
+		status[i] = came_online[i] && strcmp(replies[i]->str, "away") == 0 ? "away" :
+		    "online";
+		if (replies[i] != NULL)
+			freeReplyObject(replies[i]);
+	}
+}
+
 static const char set_script[] =
-    NOW_MS
+    BUS_LUA_NOW
     "redis.call('HSET', KEYS[2], 'status', ARGV[2], 'seen', now) "
     "redis.call('PEXPIRE', KEYS[2], 2592000000) "
     "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1]) "
@@ -280,7 +367,7 @@ bus_presence_set(struct ctx *ctx, const char *user_id, const char *status, unsig
 }
 
 static const char get_script[] =
-    NOW_MS
+    BUS_LUA_NOW
     "local out = {} "
     "for i = 2, #KEYS do "
     "  local h = redis.call('HMGET', KEYS[i], 'status', 'seen', 'frozen') "
@@ -336,7 +423,7 @@ bus_presence_get(struct ctx *ctx, const char *const *user_ids, size_t count,
 }
 
 static const char expired_script[] =
-    NOW_MS
+    BUS_LUA_NOW
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, "
     "tonumber(ARGV[1])) "
     "local out = {} "

@@ -29,30 +29,6 @@
 
 #define WAKE_MAX_USERS	4096
 
-static const char hold_script[] =
-    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
-    "redis.call('PEXPIRE', KEYS[1], ARGV[3]) return 1";
-
-void
-bus_registry_hold(struct ctx *ctx, const char *user_id, unsigned ttl_s)
-{
-	char		 k[64];
-	char		 until[32];
-	char		 ttl_ms[32];
-	const char	*argv[] = { "EVAL", hold_script, "1", k, ctx->cfg->instance, until,
-	    ttl_ms };
-	redisReply	*r;
-	int64_t		 until_ms;
-
-	until_ms = text_now_us() / 1000 + (int64_t)ttl_s * 1000;
-	snprintf(k, sizeof(k), "reg:%s", user_id);
-	snprintf(until, sizeof(until), "%lld", (long long)until_ms);
-	snprintf(ttl_ms, sizeof(ttl_ms), "%u", ttl_s * 1000);
-	r = bus_command(ctx->bus, 7, argv, NULL);
-	if (r != NULL)
-		freeReplyObject(r);
-}
-
 /* Looks up the processes of every user and publishes one wake-up per process. */
 static const char wake_script[] =
     "local t = redis.call('TIME') "
@@ -96,55 +72,6 @@ bus_wake(struct ctx *ctx, const char *const *user_ids, size_t count)
 		argv[3 + count + i] = user_ids[i];
 	}
 	r = bus_command(ctx->bus, (int)(3 + 2 * count), argv, NULL);
-	if (r != NULL)
-		freeReplyObject(r);
-}
-
-static const char device_script[] =
-    "local t = redis.call('TIME') "
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 90000) "
-    "redis.call('ZADD', KEYS[1], now, ARGV[1]) "
-    "redis.call('PEXPIRE', KEYS[1], 90000) "
-    "local n = redis.call('ZCARD', KEYS[1]) "
-    "local max = tonumber(ARGV[2]) "
-    "if n > max then "
-    "  for _, tok in ipairs(redis.call('ZRANGE', KEYS[1], 0, n - max - 1)) do "
-    "    redis.call('ZREM', KEYS[1], tok) "
-    "    local p, id = string.match(tok, '^(.*)/(%d+)$') "
-    "    if p then redis.call('PUBLISH', 'wake:' .. p, '!' .. id) end "
-    "  end "
-    "end "
-    "return n";
-
-void
-bus_device_poll_hold(struct ctx *ctx, const char *device_id, uint64_t poll_id, unsigned max)
-{
-	char		 k[64];
-	char		 tok[200];
-	char		 m[16];
-	const char	*argv[] = { "EVAL", device_script, "1", k, tok, m };
-	redisReply	*r;
-
-	snprintf(k, sizeof(k), "polls:%s", device_id);
-	snprintf(tok, sizeof(tok), "%s/%llu", ctx->cfg->instance, (unsigned long long)poll_id);
-	snprintf(m, sizeof(m), "%u", max);
-	r = bus_command(ctx->bus, 6, argv, NULL);
-	if (r != NULL)
-		freeReplyObject(r);
-}
-
-void
-bus_device_poll_done(struct ctx *ctx, const char *device_id, uint64_t poll_id)
-{
-	char		 k[64];
-	char		 tok[200];
-	const char	*argv[] = { "ZREM", k, tok };
-	redisReply	*r;
-
-	snprintf(k, sizeof(k), "polls:%s", device_id);
-	snprintf(tok, sizeof(tok), "%s/%llu", ctx->cfg->instance, (unsigned long long)poll_id);
-	r = bus_command(ctx->bus, 3, argv, NULL);
 	if (r != NULL)
 		freeReplyObject(r);
 }

@@ -126,7 +126,24 @@ struct poll_req {
 	struct feed_pos	 after;
 	uint32_t	 limit;
 	bool		 acknowledge;
+	const struct eph_read *eph;	/* its ephemeral events, when read already */
 };
+/* A poll about to make its first read (see bus_poll_begin). */
+struct poll_begin {
+	const char	*user_id;
+	const char	*device_id;
+	struct feed_pos	 after;
+	uint32_t	 limit;
+	unsigned	 hold_ttl_s;	/* 0: answered at once */
+	uint64_t	 poll_id;	/* 0: not held */
+	unsigned	 max_per_device;
+};
+/* Before a poll's first read: keeps the caller present (announcing it when it comes
+ * online), registers the poll so that what commits after the read wakes it, counts it
+ * against its device, and reads its ephemeral events into *eph (not ok while Redis is
+ * down). */
+void		 chat_poll_begin(struct ctx *, const struct poll_begin *b,
+		    struct eph_read *eph);
 
 /* chat_events_read for n polls at once: one statement for all (a message to a group
  * wakes all its members' polls together). A page whose position can no longer be
@@ -138,14 +155,6 @@ enum err	 chat_events_read_many(struct ctx *, size_t n, const struct poll_req *p
 void		 chat_feed_position_eph(struct ctx *, struct feed_pos *pos);
 /* The current feed position (for a poll without a cursor). */
 enum err	 chat_events_position(struct ctx *, struct feed_pos *pos);
-/* Acknowledges the device's position (delivered receipts) and reads the caller's events
- * after it: at most limit durable ones, but never a transaction cut in two, then the
- * ephemeral ones (skipped while Redis is down). ERR_CURSOR_EXPIRED for a position this
- * database never reached. */
-enum err	 chat_events_read(struct ctx *, const struct feed_pos *after, uint32_t limit,
-		    struct event_page *out);
-/* Wakes the senders of the messages a receipt of the caller covers. */
-void		 chat_notify_senders(struct ctx *, const struct moved *m);
 /* Wakes the polls of everyone who hears of a change in the chat (plus `also`). */
 void		 chat_notify(struct ctx *, const char *chat_id, const char *also);
 /* Test-only: read the feed the naive way (CHAT_FEED_NAIVE=1) to show the difference. */
@@ -159,6 +168,11 @@ enum err	 chat_read(struct ctx *, const char *chat_id, int64_t seq);
 
 /* Keeps the caller present; announces it to its contacts when it comes online. */
 void		 chat_presence_touch(struct ctx *);
+/* Queues the announcement that the user came online (showing status) to its contacts. */
+void		 chat_presence_came(struct ctx *, const char *user_id, const char *status);
+/* Announces the queued presence changes (called by the housekeeping thread every few
+ * tens of milliseconds): a batch at a time, one query and one stream entry per contact. */
+void		 chat_presence_flush(struct ctx *);
 /* Keeps the holders of polls present (called periodically for held polls). */
 void		 chat_presence_keep(struct ctx *, const char *const *user_ids, size_t count);
 /* Sends offline events for users whose presence expired (called every second or so). */

@@ -58,36 +58,18 @@ chat_feed_position_eph(struct ctx *ctx, struct feed_pos *pos)
 	eph_position(ctx, pos);
 }
 
-void
-chat_notify_senders(struct ctx *ctx, const struct moved *m)
-{
-	const char	**users;
-	size_t		  n;
-
-	/* A receipt concerns only the senders of the messages it covers: waking the whole
-	 * chat would make every member's receipt wake every member. */
-	if (store_range_senders(ctx, m, ctx->user_id, &users, &n) == ERR_OK && n > 0)
-		bus_wake(ctx, users, n);
-}
-
-/* Delivered receipts: a poll acknowledges what its device received up to its cursor. */
+/* Delivered receipts: a poll acknowledges what its device received up to its cursor;
+ * the receipts wake the senders of the messages they cover. */
 static void
 acknowledge(struct ctx *ctx, const char *user_id, const char *device_id, uint64_t position)
 {
-	struct moved	*moved;
-	const char	*self;
-	size_t		 n;
-	size_t		 i;
+	const char	**wake;
+	size_t		  n;
 
 	if (position == 0)
 		return;
-	if (store_ack(ctx, user_id, device_id, position, &moved, &n) != ERR_OK)
-		return;
-	self = ctx->user_id;
-	ctx->user_id = user_id;
-	for (i = 0; i < n; i++)
-		chat_notify_senders(ctx, &moved[i]);
-	ctx->user_id = self;
+	if (store_ack(ctx, user_id, device_id, position, &wake, &n) == ERR_OK && n > 0)
+		bus_wake(ctx, wake, n);
 }
 
 /* Cuts a poll's durable events at its limit, never inside a transaction, and sets its
@@ -116,19 +98,77 @@ cut(uint64_t after, uint32_t limit, uint64_t top, struct event_page *out)
 	return ERR_OK;
 }
 
-/* Ephemeral events live in Redis only: while it is down, polls go on without. */
-static void
-read_ephemeral(struct ctx *ctx, const struct poll_req *poll, struct event_page *page)
+void
+chat_poll_begin(struct ctx *ctx, const struct poll_begin *b, struct eph_read *eph)
 {
-	struct eph_pos	from;
-	struct eph_pos	next;
+	struct bus_poll		p;
+	struct bus_poll_start	st;
 
-	from.ms = poll->after.eph_ms;
-	from.seq = poll->after.eph_seq;
-	if (bus_eph_read(ctx, poll->user_id, &from, poll->limit, &page->eph, &page->eph_count,
-	    &next) == ERR_OK) {
-		page->next.eph_ms = next.ms;
-		page->next.eph_seq = next.seq;
+	p.user_id = b->user_id;
+	p.device_id = b->device_id;
+	p.presence_ttl_s = ctx->cfg->presence_ttl_s;
+	p.hold_ttl_s = b->hold_ttl_s;
+	p.poll_id = b->poll_id;
+	p.max_per_device = b->max_per_device;
+	p.eph_after.ms = b->after.eph_ms;
+	p.eph_after.seq = b->after.eph_seq;
+	p.eph_max = b->limit;
+	if (bus_poll_begin(ctx, &p, &st) != ERR_OK) {
+		/* Redis is down: the poll goes on with its durable events only. */
+		memset(eph, 0, sizeof(*eph));
+		eph->next = p.eph_after;
+		return;
+	}
+	*eph = st.eph;
+	if (st.came_online)
+		chat_presence_came(ctx, b->user_id, st.status);
+}
+
+/* Ephemeral events live in Redis only: while it is down, polls go on without. The
+ * polls that did not read theirs yet (bus_poll_begin) read them in one round trip. */
+static void
+read_ephemeral(struct ctx *ctx, size_t n, const struct poll_req *polls,
+    struct event_page *pages)
+{
+	const struct eph_read	 *r;
+	const char		**users;
+	struct eph_pos		 *after;
+	struct eph_read		 *got;
+	size_t			 *slot;
+	size_t			  max;
+	size_t			  k;
+	size_t			  i;
+
+	users = arena_alloc(ctx->arena, sizeof(*users) * n);
+	after = arena_alloc(ctx->arena, sizeof(*after) * n);
+	slot = arena_alloc(ctx->arena, sizeof(*slot) * n);
+	got = arena_alloc(ctx->arena, sizeof(*got) * n);
+	max = 1;
+	for (i = k = 0; i < n; i++) {
+		slot[i] = k;
+		if (pages[i].expired || polls[i].eph != NULL)
+			continue;
+		users[k] = polls[i].user_id;
+		after[k].ms = polls[i].after.eph_ms;
+		after[k].seq = polls[i].after.eph_seq;
+		if (polls[i].limit > max)
+			max = polls[i].limit;
+		k++;
+	}
+	if (k > 0)
+		bus_eph_read_many(ctx, k, users, after, max, got);
+	for (i = 0; i < n; i++) {
+		if (pages[i].expired)
+			continue;
+		r = polls[i].eph != NULL ? polls[i].eph : &got[slot[i]];
+		if (!r->ok)
+			continue;
+		pages[i].eph = r->events;
+		pages[i].eph_count = r->count > polls[i].limit ? polls[i].limit : r->count;
+		if (pages[i].eph_count > 0) {
+			pages[i].next.eph_ms = r->events[pages[i].eph_count - 1].id.ms;
+			pages[i].next.eph_seq = r->events[pages[i].eph_count - 1].id.seq;
+		}
 	}
 }
 
@@ -173,29 +213,10 @@ chat_events_read_many(struct ctx *ctx, size_t n, const struct poll_req *polls,
 			pages[i].events = NULL;
 			pages[i].count = 0;
 			pages[i].expired = true;
-			continue;
 		}
-		read_ephemeral(ctx, &polls[i], &pages[i]);
 	}
+	read_ephemeral(ctx, n, polls, pages);
 	return ERR_OK;
-}
-
-enum err
-chat_events_read(struct ctx *ctx, const struct feed_pos *after, uint32_t limit,
-    struct event_page *out)
-{
-	struct poll_req	poll;
-	enum err	e;
-
-	poll.user_id = ctx->user_id;
-	poll.device_id = ctx->device_id;
-	poll.after = *after;
-	poll.limit = limit;
-	poll.acknowledge = true;
-	e = chat_events_read_many(ctx, 1, &poll, out);
-	if (e == ERR_OK && out->expired)
-		return ERR_CURSOR_EXPIRED;
-	return e;
 }
 
 void

@@ -297,13 +297,14 @@ chat_message_receipts(struct ctx *ctx, const char *message_id, struct receipt **
 enum err
 chat_read(struct ctx *ctx, const char *chat_id, int64_t seq)
 {
-	struct moved	mv;
-	enum err	e;
+	const char	**wake;
+	size_t		  n;
+	enum err	  e;
 
-	e = store_read_move(ctx, chat_id, ctx->user_id, seq, &mv.to, &mv.from);
-	if (e == ERR_OK && mv.to > 0) {
-		mv.chat_id = chat_id;
-		chat_notify_senders(ctx, &mv);
-	}
+	/* The receipt concerns only the senders of the messages it covers: waking the whole
+	 * chat would make every member's receipt wake every member. */
+	e = store_read_move(ctx, chat_id, ctx->user_id, seq, &wake, &n);
+	if (e == ERR_OK && n > 0)
+		bus_wake(ctx, wake, n);
 	return e;
 }

@@ -47,7 +47,8 @@ struct held {
 	unsigned	 rechecks;
 	enum held_state	 state;
 	bool		 final;
-	bool		 woken;		/* a wake-up arrived while BUSY */
+	bool		 woken;		/* made ready while BUSY */
+	bool		 dirty;		/* woken since its last read: read again */
 	struct held	*user_next;	/* hash chain */
 	struct held	*ready_next;
 	size_t		 heap_idx;
@@ -172,9 +173,14 @@ heap_remove(struct held *e)
 
 /* ---------------------------------------------------------------- states */
 
+/* Queues e for an answering thread; dirty when something may have changed since its
+ * last read (a wake-up, a re-check), as opposed to its deadline or its replacement,
+ * which answer what it has without reading. */
 static void
-make_ready(struct held *e)
+make_ready(struct held *e, bool dirty)
 {
+	if (dirty)
+		e->dirty = true;
 	if (e->state == H_BUSY) {
 		e->woken = true;
 		return;
@@ -229,7 +235,7 @@ cap_device(const struct hold *h)
 	}
 	if (n >= POLLS_PER_DEVICE && oldest != NULL) {
 		oldest->final = true;
-		make_ready(oldest);
+		make_ready(oldest, false);
 	}
 }
 
@@ -271,7 +277,7 @@ park_add(FCGX_Request *r, const struct hold *h, int64_t start_us)
 	heap_push(e);
 	set_count(park.count + 1);
 	if (woken_since(h->user_id, h->read_start_us))
-		make_ready(e);
+		make_ready(e, true);
 	pthread_cond_signal(&park.timer_cv);
 	pthread_mutex_unlock(&park.mu);
 	return true;
@@ -295,7 +301,7 @@ park_wake_users(const char *const *user_ids, size_t count)
 		for (e = park.users[h % USER_BUCKETS]; e != NULL; e = e->user_next)
 			if (strcmp(e->h.user_id, user_ids[i]) == 0) {
 				e->rechecks = 0;
-				make_ready(e);
+				make_ready(e, true);
 			}
 	}
 	pthread_mutex_unlock(&park.mu);
@@ -310,7 +316,7 @@ park_evict(uint64_t poll_id)
 	for (i = 0; i < park.heap_len; i++)
 		if (park.heap[i]->h.poll_id == poll_id) {
 			park.heap[i]->final = true;
-			make_ready(park.heap[i]);
+			make_ready(park.heap[i], false);
 			break;
 		}
 	pthread_mutex_unlock(&park.mu);
@@ -322,7 +328,7 @@ wake_all_locked(void)
 	size_t	i;
 
 	for (i = 0; i < park.heap_len; i++)
-		make_ready(park.heap[i]);
+		make_ready(park.heap[i], true);
 }
 
 void
@@ -347,6 +353,7 @@ timer_main(void *arg)
 	struct held	*e;
 	int64_t		 now;
 	int64_t		 next;
+	bool		 dirty;
 
 	(void)arg;
 	pthread_mutex_lock(&park.mu);
@@ -357,9 +364,10 @@ timer_main(void *arg)
 			e = park.heap[0];
 			if (e->h.deadline_us <= now)
 				e->final = true;
+			dirty = e->recheck_us != 0 && e->recheck_us <= now;
 			e->recheck_us = 0;
 			heap_fix(0);
-			make_ready(e);
+			make_ready(e, dirty);
 		}
 		if (park.redis_down && now >= park.next_down_reread_us) {
 			wake_all_locked();
@@ -387,7 +395,7 @@ timer_main(void *arg)
 /* Answers (or keeps) a batch of entries, outside the lock: one read for all. An
  * answered entry's request is freed and its r set to NULL. */
 static void
-answer(struct worker_res *res, struct held **batch, size_t n)
+answer(struct worker_res *res, struct held **batch, const bool *dirty, size_t n)
 {
 	struct req	 *rqs;
 	struct req	**ptrs;
@@ -404,6 +412,7 @@ answer(struct worker_res *res, struct held **batch, size_t n)
 		rqs[i].path = "/v1/events";
 		rqs[i].hold = batch[i]->h;
 		rqs[i].hold_final = batch[i]->final;
+		rqs[i].hold_dirty = dirty[i];
 		ptrs[i] = &rqs[i];
 	}
 	router_resume(ptrs, n, errs);
@@ -436,7 +445,7 @@ settle(struct held *e)
 	if (e->woken || park.draining) {
 		e->woken = false;
 		e->final = e->final || park.draining;
-		make_ready(e);
+		make_ready(e, false);
 	} else if (e->rechecks < RECHECK_COUNT) {
 		/* Woken but nothing visible yet: look again shortly (5, 25, 125 ms). */
 		e->recheck_us = text_mono_us() + 5000 * (int64_t)(1u << (2 * e->rechecks));
@@ -451,6 +460,7 @@ answer_main(void *arg)
 {
 	struct worker_res	 res;
 	struct held		*batch[ANSWER_BATCH];
+	bool			 dirty[ANSWER_BATCH];
 	size_t			 n;
 	size_t			 i;
 
@@ -467,13 +477,15 @@ answer_main(void *arg)
 			batch[n] = park.ready_head;
 			park.ready_head = batch[n]->ready_next;
 			batch[n]->state = H_BUSY;
+			dirty[n] = batch[n]->dirty;
+			batch[n]->dirty = false;
 		}
 		if (park.ready_head == NULL)
 			park.ready_tail = NULL;
 		else
 			pthread_cond_signal(&park.ready_cv);
 		pthread_mutex_unlock(&park.mu);
-		answer(&res, batch, n);
+		answer(&res, batch, dirty, n);
 		pthread_mutex_lock(&park.mu);
 		for (i = 0; i < n; i++)
 			settle(batch[i]);
@@ -542,7 +554,7 @@ park_drain(void)
 	park.draining = true;
 	for (i = 0; i < park.heap_len; i++) {
 		park.heap[i]->final = true;
-		make_ready(park.heap[i]);
+		make_ready(park.heap[i], false);
 	}
 	while (park.count > 0)
 		pthread_cond_wait(&park.empty_cv, &park.mu);

@@ -328,13 +328,14 @@ worker_main(void *arg)
 
 #define MEDIA_SWEEP_US	(300 * 1000000LL)
 
-/* Once a second: offline events for expired presence; every third of the presence TTL:
- * keep the holders of polls present (a held poll keeps its user present); every five
- * minutes: delete media attached to no message for a day. */
+/* Every 20 ms: announce the presence changes the requests noticed (in one batch); once a
+ * second: offline events for expired presence; every third of the presence TTL: keep the
+ * holders of polls present (a held poll keeps its user present); every five minutes:
+ * delete media attached to no message for a day. */
 static void *
 housekeeping_main(void *arg)
 {
-	struct timespec		 tick = { 0, 100 * 1000 * 1000 };
+	struct timespec		 tick = { 0, 20 * 1000 * 1000 };
 	struct worker_res	 res;
 	struct ctx		 ctx;
 	const char		**users;
@@ -353,13 +354,16 @@ housekeeping_main(void *arg)
 	while (!atomic_load(&pool.stopping)) {
 		nanosleep(&tick, NULL);
 		now = text_mono_us();
-		if (now < next_sweep)
-			continue;
 		memset(&ctx, 0, sizeof(ctx));
 		ctx.arena = res.arena;
 		ctx.db = res.db;
 		ctx.bus = res.bus;
 		ctx.cfg = cfg;
+		chat_presence_flush(&ctx);
+		if (now < next_sweep) {
+			arena_reset(res.arena);
+			continue;
+		}
 		chat_presence_sweep(&ctx);
 		next_sweep = now + 1000000;
 		if (now >= next_media) {

@@ -59,20 +59,34 @@ render_event(struct req *rq, const struct event *ev)
 	return o;
 }
 
-/* An ephemeral event: its data was stored as JSON text. */
-static json_object *
-render_eph(const struct eph_event *ev)
+/* An ephemeral event: its data was stored as JSON text, an array of the data of several
+ * events for a batch (presence changes announced together). Appended to list. */
+static void
+add_eph(json_object *list, const struct eph_event *ev)
 {
-	json_object	*o;
 	json_object	*d;
+	json_object	*o;
+	size_t		 i;
+	size_t		 n;
 
 	d = jparse(ev->data, strlen(ev->data));
 	if (d == NULL)
-		return NULL;
-	o = json_object_new_object();
-	jadd_str(o, "type", ev->type);
-	json_object_object_add(o, "data", d);
-	return o;
+		return;
+	if (!json_object_is_type(d, json_type_array)) {
+		o = json_object_new_object();
+		jadd_str(o, "type", ev->type);
+		json_object_object_add(o, "data", d);
+		json_object_array_add(list, o);
+		return;
+	}
+	n = json_object_array_length(d);
+	for (i = 0; i < n; i++) {
+		o = json_object_new_object();
+		jadd_str(o, "type", ev->type);
+		json_object_object_add(o, "data", json_object_get(json_object_array_get_idx(d, i)));
+		json_object_array_add(list, o);
+	}
+	json_object_put(d);
 }
 
 static enum err
@@ -88,11 +102,9 @@ reply_events(struct req *rq, const struct event_page *page)
 	list = json_object_new_array_ext((int)(page->count + page->eph_count));
 	for (i = j = 0; i < page->count || j < page->eph_count;) {
 		if (j < page->eph_count && (i == page->count ||
-		    (int64_t)page->eph[j].id.ms * 1000 < page->events[i].msg.created_us)) {
-			o = render_eph(&page->eph[j++]);
-			if (o != NULL)
-				json_object_array_add(list, o);
-		} else
+		    (int64_t)page->eph[j].id.ms * 1000 < page->events[i].msg.created_us))
+			add_eph(list, &page->eph[j++]);
+		else
 			json_object_array_add(list, render_event(rq, &page->events[i++]));
 	}
 	o = json_object_new_object();
@@ -109,18 +121,8 @@ decide(struct req *rq, const struct event_page *page, bool final)
 		return req_fail(rq, ERR_CURSOR_EXPIRED,
 		    "the cursor can no longer be resumed; start again");
 	if (page->count + page->eph_count > 0 || final ||
-	    rq->hold.deadline_us <= rq->hold.read_start_us) {
-		if (rq->hold.poll_id != 0)
-			bus_device_poll_done(&rq->ctx, rq->hold.device_id, rq->hold.poll_id);
+	    rq->hold.deadline_us <= rq->hold.read_start_us)
 		return reply_events(rq, page);
-	}
-	/* About to be held for the first time: at most 4 held polls per device, across
-	 * every process (a 5th answers the oldest at once). */
-	if (rq->hold.poll_id == 0) {
-		rq->hold.poll_id = atomic_fetch_add(&poll_ids, 1) + 1;
-		bus_device_poll_hold(&rq->ctx, rq->hold.device_id, rq->hold.poll_id,
-		    POLLS_PER_DEVICE);
-	}
 	/* Nothing up to the page's position: holding goes on from there. */
 	rq->hold.cursor_xid = page->next.xid;
 	rq->hold.cursor_eph_ms = page->next.eph_ms;
@@ -139,22 +141,60 @@ poll_of(const struct req *rq, bool acknowledge, struct poll_req *poll)
 	poll->after.eph_seq = rq->hold.cursor_eph_seq;
 	poll->limit = rq->hold.limit;
 	poll->acknowledge = acknowledge;
+	poll->eph = NULL;
 }
 
-/* The first read of a poll: it acknowledges the client's cursor. */
+/* Forgets the answered polls among rqs (those counted against their device). */
+static void
+forget_answered(struct ctx *ctx, struct req *const *rqs, size_t n, const enum err *errs)
+{
+	const char	**devices;
+	uint64_t	 *ids;
+	size_t		  i;
+	size_t		  k;
+
+	devices = arena_alloc(ctx->arena, sizeof(*devices) * n);
+	ids = arena_alloc(ctx->arena, sizeof(*ids) * n);
+	for (i = k = 0; i < n; i++) {
+		if (rqs[i]->hold.poll_id == 0 || (errs[i] == ERR_OK && rqs[i]->hold_requested))
+			continue;
+		devices[k] = rqs[i]->hold.device_id;
+		ids[k++] = rqs[i]->hold.poll_id;
+	}
+	bus_device_polls_done(ctx, k, devices, ids);
+}
+
+/* The first read of a poll: Redis first (presence, registry, the device's count, the
+ * ephemeral events), then PostgreSQL, which acknowledges the client's cursor. */
 static enum err
-poll_once(struct req *rq, bool final)
+poll_once(struct req *rq, unsigned timeout_s)
 {
 	struct event_page	page;
+	struct poll_begin	b;
 	struct poll_req		poll;
+	struct eph_read		eph;
+	struct req		*self;
 	enum err		e;
 
+	b.user_id = rq->hold.user_id;
+	b.device_id = rq->hold.device_id;
+	b.after.xid = rq->hold.cursor_xid;
+	b.after.eph_ms = rq->hold.cursor_eph_ms;
+	b.after.eph_seq = rq->hold.cursor_eph_seq;
+	b.limit = rq->hold.limit;
+	b.hold_ttl_s = timeout_s > 0 ? timeout_s + 30 : 0;
+	b.poll_id = rq->hold.poll_id;
+	b.max_per_device = POLLS_PER_DEVICE;
 	rq->hold.read_start_us = text_mono_us();
+	chat_poll_begin(&rq->ctx, &b, &eph);
 	poll_of(rq, true, &poll);
+	poll.eph = &eph;
 	e = chat_events_read_many(&rq->ctx, 1, &poll, &page);
-	if (e != ERR_OK)
-		return e;
-	return decide(rq, &page, final);
+	if (e == ERR_OK)
+		e = decide(rq, &page, timeout_s == 0);
+	self = rq;
+	forget_answered(&rq->ctx, &self, 1, &e);
+	return e;
 }
 
 /* GET /v1/events?cursor=&timeout=&limit=: 200 events (at once, or when one arrives, or
@@ -178,14 +218,17 @@ handle_event_poll(struct req *rq)
 		timeout_s = POLL_TIMEOUT_DEFAULT_S;
 	if (e == ERR_OK)
 		e = query_number(rq, "limit", POLL_LIMIT_MAX, &present, &limit);
-	if (e != ERR_OK)
+	if (e != ERR_OK) {
+		chat_presence_touch(&rq->ctx);
 		return e;
+	}
 	if (!present)
 		limit = POLL_LIMIT_DEFAULT;
 	if (limit < 1)
 		limit = 1;
 	if (cursor == NULL) {
 		/* No cursor: the current position, at once. */
+		chat_presence_touch(&rq->ctx);
 		e = chat_events_position(&rq->ctx, &pos);
 		if (e != ERR_OK)
 			return e;
@@ -193,8 +236,10 @@ handle_event_poll(struct req *rq)
 		page.next = pos;
 		return reply_events(rq, &page);
 	}
-	if (chat_cursor_decode(&rq->ctx, cursor, &pos) != ERR_OK)
+	if (chat_cursor_decode(&rq->ctx, cursor, &pos) != ERR_OK) {
+		chat_presence_touch(&rq->ctx);
 		return req_fail(rq, ERR_BAD_REQUEST, "cursor: not a cursor of this server");
+	}
 	memcpy(rq->hold.user_id, rq->ctx.user_id, 37);
 	memcpy(rq->hold.device_id, rq->ctx.device_id, 37);
 	rq->hold.cursor_xid = pos.xid;
@@ -204,36 +249,55 @@ handle_event_poll(struct req *rq)
 	rq->hold.deadline_us = text_mono_us() + timeout_s * 1000000;
 	if (timeout_s > 0) {
 		if (!http_hold_room()) {
+			chat_presence_touch(&rq->ctx);
 			rq->ctx.retry_after_s = 2;
 			return req_fail(rq, ERR_UNAVAILABLE, "too many held polls, retry shortly");
 		}
-		/* Register before reading: a change committed after the read wakes us. */
-		bus_registry_hold(&rq->ctx, rq->ctx.user_id, (unsigned)timeout_s + 30);
+		/* Counted against its device (at most 4 held polls each) from the start. */
+		rq->hold.poll_id = atomic_fetch_add(&poll_ids, 1) + 1;
 	}
-	return poll_once(rq, timeout_s == 0);
+	return poll_once(rq, (unsigned)timeout_s);
 }
 
 /* Held polls again (woken, re-checked, or final: timeout, replaced, shutting down), read
- * together in one statement. They share the first request's connections and arena. */
+ * together in one statement. They share the first request's connections and arena. A
+ * final poll that nothing woke since its last read answers its position without a read:
+ * the client's next poll reads from there, so nothing is lost, and thousands of polls
+ * timing out together cost no queries. */
 void
 handle_event_resume_many(struct req *const *rqs, size_t n, enum err *errs)
 {
+	struct event_page	 empty;
 	struct event_page	*pages;
 	struct poll_req		*polls;
 	struct ctx		*ctx;
+	size_t			*which;
 	int64_t			 now;
 	size_t			 i;
+	size_t			 k;
 	enum err		 e;
 
 	ctx = &rqs[0]->ctx;
 	polls = arena_alloc(ctx->arena, sizeof(*polls) * n);
 	pages = arena_alloc(ctx->arena, sizeof(*pages) * n);
+	which = arena_alloc(ctx->arena, sizeof(*which) * n);
 	now = text_mono_us();
-	for (i = 0; i < n; i++) {
+	for (i = k = 0; i < n; i++) {
+		if (rqs[i]->hold_final && !rqs[i]->hold_dirty) {
+			memset(&empty, 0, sizeof(empty));
+			empty.next.xid = rqs[i]->hold.cursor_xid;
+			empty.next.eph_ms = rqs[i]->hold.cursor_eph_ms;
+			empty.next.eph_seq = rqs[i]->hold.cursor_eph_seq;
+			errs[i] = reply_events(rqs[i], &empty);
+			continue;
+		}
 		rqs[i]->hold.read_start_us = now;
-		poll_of(rqs[i], false, &polls[i]);
+		poll_of(rqs[i], false, &polls[k]);
+		which[k++] = i;
 	}
-	e = chat_events_read_many(ctx, n, polls, pages);
-	for (i = 0; i < n; i++)
-		errs[i] = e != ERR_OK ? e : decide(rqs[i], &pages[i], rqs[i]->hold_final);
+	e = k > 0 ? chat_events_read_many(ctx, k, polls, pages) : ERR_OK;
+	for (i = 0; i < k; i++)
+		errs[which[i]] = e != ERR_OK ? e : decide(rqs[which[i]], &pages[i],
+		    rqs[which[i]]->hold_final);
+	forget_answered(ctx, rqs, n, errs);
 }

@@ -88,6 +88,7 @@ struct req {
 	 * back (hold_final when its time is up) through router_resume. */
 	bool			 hold_requested;
 	bool			 hold_final;
+	bool			 hold_dirty;	/* woken since its last read: read again */
 	struct hold		 hold;
 };
 

@@ -37,7 +37,7 @@ static const struct route routes[] = {
 	{ "/v1/messages", handle_message_list, M_GET, R_AUTH },
 	{ "/v1/messages/{message_id}", handle_message_show, M_GET, R_AUTH },
 	{ "/v1/messages/{message_id}/receipts", handle_message_receipts, M_GET, R_AUTH },
-	{ "/v1/events", handle_event_poll, M_GET, R_AUTH },
+	{ "/v1/events", handle_event_poll, M_GET, R_AUTH | R_OWN_TOUCH },
 	{ "/v1/chats", handle_chat_list, M_GET, R_AUTH },
 	{ "/v1/chats/{chat_id}/read", handle_chat_read, M_POST, R_AUTH | R_JSON },
 	{ "/v1/chats/{chat_id}/typing", handle_chat_typing, M_POST, R_AUTH | R_JSON },
@@ -132,7 +132,7 @@ bearer(const char *h)
 }
 
 static enum err
-authenticate(struct req *rq)
+authenticate(struct req *rq, bool touch)
 {
 	const char	*tok;
 	enum err	 e;
@@ -144,7 +144,7 @@ authenticate(struct req *rq)
 	if (e == ERR_UNAUTHORIZED)
 		return req_fail(rq, e, "the token is invalid, expired or logged out");
 	/* Any authenticated request keeps the caller present. */
-	if (e == ERR_OK)
+	if (e == ERR_OK && touch)
 		chat_presence_touch(&rq->ctx);
 	return e;
 }
@@ -180,7 +180,7 @@ router_dispatch(struct req *rq)
 	}
 	rq->route = r;
 	if ((r->flags & R_AUTH) && !((r->flags & R_SIGNED) && signed_query(rq))) {
-		e = authenticate(rq);
+		e = authenticate(rq, !(r->flags & R_OWN_TOUCH));
 		if (e != ERR_OK)
 			return e;
 	}

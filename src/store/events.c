@@ -128,9 +128,8 @@ store_feed(struct ctx *ctx, size_t n, const char *const *user_ids, const uint64_
 	return ERR_OK;
 }
 
-/* Runs a statement whose rows are ids and copies them into an arena array. */
-static enum err
-exec_ids(struct ctx *ctx, enum stmt st, int nparams, const char *const *params,
+enum err
+store_exec_ids(struct ctx *ctx, enum stmt st, int nparams, const char *const *params,
     const char ***out, size_t *count)
 {
 	const char	**ids;
@@ -155,46 +154,14 @@ exec_ids(struct ctx *ctx, enum stmt st, int nparams, const char *const *params,
 
 enum err
 store_ack(struct ctx *ctx, const char *user_id, const char *device_id, uint64_t position,
-    struct moved **out, size_t *count)
+    const char ***wake, size_t *count)
 {
 	const char	*params[3];
-	PGresult	*res;
-	struct moved	*m;
-	enum err	 e;
-	int		 i;
-	int		 n;
 
-	*count = 0;
 	params[0] = user_id;
 	params[1] = device_id;
 	params[2] = arena_printf(ctx->arena, "%llu", (unsigned long long)position);
-	e = store_exec(ctx, STMT_ACK, 3, params, &res);
-	if (e != ERR_OK)
-		return e;
-	n = PQntuples(res);
-	m = arena_alloc(ctx->arena, sizeof(*m) * (size_t)(n > 0 ? n : 1));
-	for (i = 0; i < n; i++) {
-		m[i].chat_id = store_text(ctx, res, i, 0);
-		m[i].from = store_int(res, i, 1);
-		m[i].to = store_int(res, i, 2);
-	}
-	PQclear(res);
-	*out = m;
-	*count = (size_t)n;
-	return ERR_OK;
-}
-
-enum err
-store_range_senders(struct ctx *ctx, const struct moved *m, const char *except,
-    const char ***user_ids, size_t *count)
-{
-	const char	*params[4];
-
-	params[0] = m->chat_id;
-	params[1] = arena_printf(ctx->arena, "%lld", (long long)m->from);
-	params[2] = arena_printf(ctx->arena, "%lld", (long long)m->to);
-	params[3] = except;
-	return exec_ids(ctx, STMT_RANGE_SENDERS, 4, params, user_ids, count);
+	return store_exec_ids(ctx, STMT_ACK, 3, params, wake, count);
 }
 
 enum err
@@ -203,15 +170,35 @@ store_chat_audience(struct ctx *ctx, const char *chat_id, const char *also,
 {
 	const char	*params[2] = { chat_id, also };
 
-	return exec_ids(ctx, STMT_CHAT_AUDIENCE, 2, params, user_ids, count);
+	return store_exec_ids(ctx, STMT_CHAT_AUDIENCE, 2, params, user_ids, count);
 }
 
 enum err
-store_contacts(struct ctx *ctx, const char *user_id, const char ***user_ids, size_t *count)
+store_contacts(struct ctx *ctx, const char *const *user_ids, size_t n,
+    struct contact **out, size_t *count)
 {
-	const char	*params[1] = { user_id };
+	const char	*params[1];
+	PGresult	*res;
+	struct contact	*c;
+	enum err	 e;
+	int		 rows;
+	int		 i;
 
-	return exec_ids(ctx, STMT_CONTACTS, 1, params, user_ids, count);
+	*count = 0;
+	params[0] = store_id_array(ctx, user_ids, n);
+	e = store_exec(ctx, STMT_CONTACTS, 1, params, &res);
+	if (e != ERR_OK)
+		return e;
+	rows = PQntuples(res);
+	c = arena_alloc(ctx->arena, sizeof(*c) * (size_t)(rows > 0 ? rows : 1));
+	for (i = 0; i < rows; i++) {
+		c[i].contact_id = store_text(ctx, res, i, 0);
+		c[i].index = (size_t)store_int(res, i, 1) - 1;
+	}
+	PQclear(res);
+	*out = c;
+	*count = (size_t)rows;
+	return ERR_OK;
 }
 
 enum err
@@ -220,5 +207,5 @@ store_shared(struct ctx *ctx, const char *user_id, const char *const *ids, size_
 {
 	const char	*params[2] = { user_id, store_id_array(ctx, ids, n) };
 
-	return exec_ids(ctx, STMT_SHARED, 2, params, user_ids, count);
+	return store_exec_ids(ctx, STMT_SHARED, 2, params, user_ids, count);
 }

@@ -35,7 +35,6 @@ enum stmt {
 	STMT_CHAT_LIST,
 	STMT_FEED_POSITION,
 	STMT_READ_MOVE,
-	STMT_RECEIPT_RECORD,
 	STMT_GROUP_GET,
 	STMT_GROUP_MEMBERS,
 	STMT_GROUP_ROLE,
@@ -52,7 +51,6 @@ enum stmt {
 	STMT_ACK,
 	STMT_CHAT_AUDIENCE,
 	STMT_CONTACTS,
-	STMT_RANGE_SENDERS,
 	STMT_SHARED,
 	STMT_MEDIA_INSERT,
 	STMT_MEDIA_GET,
@@ -74,6 +72,10 @@ extern const struct store_stmt store_stmts[STMT__COUNT];
  * be PQclear()ed by the caller. On failure it logs and maps the error; *res is NULL. */
 enum err	store_exec(struct ctx *, enum stmt, int nparams, const char *const *params,
 		    PGresult **res);
+/* Runs a statement whose rows are ids (first column) and copies them into an arena
+ * array. */
+enum err	store_exec_ids(struct ctx *, enum stmt, int nparams, const char *const *params,
+		    const char ***out, size_t *count);
 /* A PostgreSQL array literal of n ids (well-formed uuids, checked by the caller), in the
  * arena: the one way lists of ids are passed as parameters. */
 const char	*store_id_array(struct ctx *, const char *const *ids, size_t n);

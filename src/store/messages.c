@@ -391,45 +391,17 @@ store_chat_list(struct ctx *ctx, const char *user_id, struct chat_summary **out,
 
 enum err
 store_read_move(struct ctx *ctx, const char *chat_id, const char *user_id, int64_t seq,
-    int64_t *moved_to, int64_t *moved_from)
+    const char ***wake, size_t *count)
 {
-	const char	*params[5];
-	PGresult	*res;
-	int64_t		 old;
+	const char	*params[3];
 	enum err	 e;
 
-	*moved_to = 0;
-	old = 0;
+	*count = 0;
 	e = store_member_current(ctx, chat_id, user_id);
 	if (e != ERR_OK)
 		return e;
 	params[0] = chat_id;
 	params[1] = user_id;
 	params[2] = num(ctx, seq);
-	e = store_tx_begin(ctx);
-	if (e != ERR_OK)
-		return e;
-	e = store_exec(ctx, STMT_READ_MOVE, 3, params, &res);
-	if (e != ERR_OK) {
-		store_tx_rollback(ctx);
-		return e;
-	}
-	if (PQntuples(res) == 1) {
-		*moved_to = store_int(res, 0, 0);
-		old = store_int(res, 0, 1);
-	}
-	PQclear(res);
-	if (*moved_to > 0) {
-		params[2] = "read";
-		params[3] = num(ctx, *moved_to);
-		params[4] = num(ctx, old);
-		e = store_exec(ctx, STMT_RECEIPT_RECORD, 5, params, &res);
-		PQclear(res);
-	}
-	if (e != ERR_OK) {
-		store_tx_rollback(ctx);
-		return e;
-	}
-	*moved_from = old;
-	return store_tx_commit(ctx);
+	return store_exec_ids(ctx, STMT_READ_MOVE, 3, params, wake, count);
 }

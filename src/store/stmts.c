@@ -33,13 +33,16 @@
 #define SHA_LOCK(N) \
 	"pg_advisory_xact_lock(('x' || left(" N ", 16))::bit(64)::int8)"
 
-/* The events of a batch of polls ($1 users, $2 their positions, in the same order): each
- * poll's periods (p) joined with the rows of its chats after its position. */
+/* The events of a batch of polls ($1 users, $2 their positions, in the same order). Each
+ * poll's periods (p) are those of the chats changed after its position (chats.last_xid,
+ * sql/0004_feed.sql): only they are probed for messages and member events. Receipts come
+ * from the notes addressed to the poll's user. */
 #define FEED_EVENTS(TOP) \
 	"q AS (SELECT t.i, t.u, t.a::xid8 AS after FROM unnest($1::uuid[], $2::text[]) " \
 	"WITH ORDINALITY AS t (u, a, i)), " \
 	"p AS (SELECT q.i, q.u, q.after, cm.chat_id, cm.from_seq, cm.to_seq FROM q " \
-	"JOIN chat_members cm ON cm.user_id = q.u), " \
+	"JOIN chat_members cm ON cm.user_id = q.u " \
+	"JOIN chats c ON c.id = cm.chat_id AND c.last_xid > q.after), " \
 	"ev AS (" \
 	"SELECT p.i, m.xid, 1 AS k, m.chat_id, m.seq AS n, " MESSAGE_COLUMNS("p.u") ", " \
 	"NULL::uuid AS who, NULL::text AS what, NULL::uuid AS grp " \
@@ -56,13 +59,12 @@
 	"WHERE p2.i = pc.i AND p2.chat_id = e.chat_id AND e.at_seq >= p2.from_seq " \
 	"AND (p2.to_seq IS NULL OR e.at_seq <= p2.to_seq)) " \
 	"UNION ALL " \
-	"SELECT p.i, r.xid, 3, r.chat_id, r.id, r.seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
+	"SELECT q.i, r.xid, 3, r.chat_id, r.id, r.seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
 	"NULL::int8, (extract(epoch FROM r.created_at) * 1e6)::int8, NULL, NULL, NULL::int8, " \
 	"r.user_id, r.status, NULL::uuid " \
-	"FROM p JOIN receipts r ON r.chat_id = p.chat_id " \
-	"WHERE r.xid > p.after AND " TOP("r") " AND r.user_id <> p.u " \
-	"AND p.to_seq IS NULL AND EXISTS (SELECT 1 FROM messages s WHERE s.chat_id = r.chat_id " \
-	"AND s.seq > r.from_seq AND s.seq <= r.seq AND s.sender_id = p.u)), " \
+	"FROM q JOIN receipt_notes r ON r.to_user = q.u " \
+	"WHERE r.xid > q.after AND " TOP("r") " AND EXISTS (SELECT 1 FROM chat_members cm " \
+	"WHERE cm.chat_id = r.chat_id AND cm.user_id = q.u AND cm.to_seq IS NULL)), " \
 	"rk AS (SELECT ev.*, row_number() OVER (PARTITION BY ev.i " \
 	"ORDER BY ev.xid, ev.k, ev.chat_id, ev.n) AS rn FROM ev) " \
 	"SELECT (SELECT top FROM w)::text, x.* FROM (SELECT 1) one LEFT JOIN " \
@@ -175,29 +177,10 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "ORDER BY coalesce(lm.at, c.created_at) DESC, c.id" },
 	[STMT_FEED_POSITION] = { "feed_position",
 	    "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text" },
-	/* The pointer is the user's in the chat: it also covers the messages of its earlier
-	 * membership periods, each period's copy clamped to the period. */
+	/* The read pointer moves forward (chat_read, sql/0004_feed.sql): the users its
+	 * receipt goes to. */
 	[STMT_READ_MOVE] = { "read_move",
-	    "WITH t AS (SELECT least($3::int8, c.last_seq) AS target, x.read_seq AS old "
-	    "FROM chats c JOIN chat_members x ON x.chat_id = c.id AND x.user_id = $2::uuid "
-	    "AND x.to_seq IS NULL WHERE c.id = $1::uuid), "
-	    "u AS (UPDATE chat_members cm SET "
-	    "read_seq = greatest(cm.read_seq, least(t.target, coalesce(cm.to_seq, t.target))), "
-	    "delivered_seq = greatest(cm.delivered_seq, "
-	    "least(t.target, coalesce(cm.to_seq, t.target))) "
-	    "FROM t WHERE cm.chat_id = $1::uuid AND cm.user_id = $2::uuid AND t.target > t.old "
-	    "RETURNING 1) "
-	    "SELECT t.target, t.old FROM t WHERE t.target > t.old AND EXISTS (SELECT 1 FROM u)" },
-	/* A move within 500 ms of the previous receipt of the same kind updates it. */
-	[STMT_RECEIPT_RECORD] = { "receipt_record",
-	    "WITH last AS (SELECT id FROM receipts WHERE chat_id = $1::uuid "
-	    "AND user_id = $2::uuid AND status = $3 "
-	    "AND created_at > now() - interval '500 milliseconds' ORDER BY seq DESC LIMIT 1), "
-	    "upd AS (UPDATE receipts r SET seq = greatest(r.seq, $4::int8), created_at = now(), "
-	    "xid = pg_current_xact_id() FROM last WHERE r.id = last.id RETURNING r.id) "
-	    "INSERT INTO receipts (chat_id, user_id, status, from_seq, seq) "
-	    "SELECT $1::uuid, $2::uuid, $3, $5::int8, $4::int8 "
-	    "WHERE NOT EXISTS (SELECT 1 FROM upd)" },
+	    "SELECT u FROM chat_read($1::uuid, $2::uuid, $3::int8) AS u" },
 	[STMT_GROUP_GET] = { "group_get",
 	    "SELECT id, chat_id, name, owner_id FROM groups WHERE id = $1::uuid" },
 	[STMT_GROUP_MEMBERS] = { "group_members",
@@ -227,7 +210,9 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    /* Removed and added again with no message in between: the same period goes on. */
 	    "ON CONFLICT (chat_id, user_id, from_seq) DO UPDATE SET to_seq = NULL), "
 	    "ev AS (INSERT INTO member_events (chat_id, group_id, user_id, action, at_seq) "
-	    "SELECT $2::uuid, $1::uuid, gm.user_id, 'added', s.last_seq FROM gm, s) "
+	    "SELECT $2::uuid, $1::uuid, gm.user_id, 'added', s.last_seq FROM gm, s), "
+	    /* The feed probes the chats changed after a poll's position. */
+	    "x AS (UPDATE chats SET last_xid = pg_current_xact_id() WHERE id = $2::uuid) "
 	    "SELECT count(*) FROM gm" },
 	[STMT_GROUP_RENAME] = { "group_rename",
 	    "UPDATE groups SET name = $2 WHERE id = $1::uuid" },
@@ -242,7 +227,8 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "p AS (UPDATE chat_members SET to_seq = s.last_seq FROM s, d "
 	    "WHERE chat_id = $2::uuid AND chat_members.user_id = d.user_id AND to_seq IS NULL), "
 	    "ev AS (INSERT INTO member_events (chat_id, group_id, user_id, action, at_seq) "
-	    "SELECT $2::uuid, $1::uuid, d.user_id, 'removed', s.last_seq FROM d, s) "
+	    "SELECT $2::uuid, $1::uuid, d.user_id, 'removed', s.last_seq FROM d, s), "
+	    "x AS (UPDATE chats SET last_xid = pg_current_xact_id() WHERE id = $2::uuid) "
 	    "SELECT count(*) FROM d" },
 	[STMT_GROUP_SUCCESSION] = { "group_succession",
 	    "UPDATE group_members SET role = 'admin' WHERE group_id = $1::uuid AND user_id = "
@@ -260,35 +246,21 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	[STMT_FEED_NAIVE] = { "feed_naive",
 	    "WITH w AS (SELECT pg_snapshot_xmax(pg_current_snapshot()) AS top), "
 	    FEED_EVENTS(NAIVE_TOP) },
-	/* A poll acknowledges what its device received up to its cursor: the delivered
-	 * pointers of all the user's chats move in one statement, once per new position. */
+	/* A poll acknowledges what its device received up to its cursor (chat_ack,
+	 * sql/0004_feed.sql): the users its receipts go to. */
 	[STMT_ACK] = { "ack",
-	    "WITH d AS (UPDATE devices SET acked_xid = $3::xid8 WHERE id = $2::uuid "
-	    "AND acked_xid < $3::xid8 RETURNING 1), "
-	    "t AS (SELECT p.chat_id, p.delivered_seq AS old, "
-	    "(SELECT m.seq FROM messages m WHERE m.chat_id = p.chat_id AND m.xid <= $3::xid8 "
-	    "ORDER BY m.xid DESC LIMIT 1) AS target FROM chat_members p "
-	    "WHERE p.user_id = $1::uuid AND p.to_seq IS NULL AND EXISTS (SELECT 1 FROM d)), "
-	    "mv AS (SELECT * FROM t WHERE t.target > t.old), "
-	    "u AS (UPDATE chat_members cm SET delivered_seq = greatest(cm.delivered_seq, "
-	    "least(mv.target, coalesce(cm.to_seq, mv.target))) FROM mv "
-	    "WHERE cm.chat_id = mv.chat_id AND cm.user_id = $1::uuid) "
-	    "INSERT INTO receipts (chat_id, user_id, status, from_seq, seq) "
-	    "SELECT chat_id, $1::uuid, 'delivered', old, target FROM mv "
-	    "RETURNING chat_id, from_seq, seq" },
+	    "SELECT DISTINCT u FROM chat_ack($1::uuid, $2::uuid, $3::xid8) AS u" },
 	/* Who hears of a change in a chat: its current members, and a user who just left. */
 	[STMT_CHAT_AUDIENCE] = { "chat_audience",
 	    "SELECT DISTINCT user_id FROM chat_members WHERE chat_id = $1::uuid "
 	    "AND (to_seq IS NULL OR user_id = $2::uuid)" },
-	/* Who sent the messages of a range: a receipt concerns them only. */
-	[STMT_RANGE_SENDERS] = { "range_senders",
-	    "SELECT DISTINCT sender_id FROM messages WHERE chat_id = $1::uuid "
-	    "AND seq > $2::int8 AND seq <= $3::int8 AND sender_id <> $4::uuid" },
-	/* Everyone who shares a chat with the user now (presence goes to them). */
+	/* Everyone who shares a chat now with each of the users $1 (presence goes to them):
+	 * (index of the user in $1, contact), ordered by contact. */
 	[STMT_CONTACTS] = { "contacts",
-	    "SELECT DISTINCT o.user_id FROM chat_members me JOIN chat_members o "
-	    "ON o.chat_id = me.chat_id AND o.to_seq IS NULL AND o.user_id <> $1::uuid "
-	    "WHERE me.user_id = $1::uuid AND me.to_seq IS NULL" },
+	    "SELECT DISTINCT o.user_id, t.i FROM unnest($1::uuid[]) WITH ORDINALITY AS t (u, i) "
+	    "JOIN chat_members me ON me.user_id = t.u AND me.to_seq IS NULL "
+	    "JOIN chat_members o ON o.chat_id = me.chat_id AND o.to_seq IS NULL "
+	    "AND o.user_id <> t.u ORDER BY o.user_id, t.i" },
 	/* Which of the ids the user may see the presence of: itself and its contacts. */
 	[STMT_SHARED] = { "shared",
 	    "SELECT u FROM unnest($2::uuid[]) AS u WHERE u = $1::uuid OR EXISTS "

@@ -186,10 +186,10 @@ struct chat_summary {
 enum err	 store_chat_list(struct ctx *, const char *user_id, struct chat_summary **out,
 		    size_t *count, uint64_t *cursor_xid);
 /* Moves the user's read pointer forward to seq (clamped to the last message) and
- * records a receipt. *moved_to is the new pointer, 0 when it did not move. ERR_NOT_FOUND
- * when the user is not a current member. */
+ * records a receipt: *wake (count) the users it goes to, none when the pointer did not
+ * move. ERR_NOT_FOUND when the user is not a current member. */
 enum err	 store_read_move(struct ctx *, const char *chat_id, const char *user_id,
-		    int64_t seq, int64_t *moved_to, int64_t *moved_from);
+		    int64_t seq, const char ***wake, size_t *count);
 
 /* ---------------------------------------------------------------- event feed */
 
@@ -218,27 +218,22 @@ struct event {
 enum err	 store_feed(struct ctx *, size_t n, const char *const *user_ids,
 		    const uint64_t *afters, int64_t max_rows, bool naive, struct event **out,
 		    size_t *counts, uint64_t *top);
-/* A pointer that moved in a chat: from (exclusive) up to (inclusive). */
-struct moved {
-	const char	*chat_id;
-	int64_t		 from;
-	int64_t		 to;
-};
-
 /* Acknowledges the device's position: moves the delivered pointers of the user's chats
- * (once per new position) and records receipts; *out the chats that moved. */
+ * (once per new position) and records receipts; *wake (count) the users they go to. */
 enum err	 store_ack(struct ctx *, const char *user_id, const char *device_id,
-		    uint64_t position, struct moved **out, size_t *count);
-/* The senders other than `except` of a chat's messages in (from, to]. */
-enum err	 store_range_senders(struct ctx *, const struct moved *m, const char *except,
-		    const char ***user_ids, size_t *count);
+		    uint64_t position, const char ***wake, size_t *count);
 /* The users who hear of a change in a chat: current members, plus `also` if given. */
 enum err	 store_chat_audience(struct ctx *, const char *chat_id, const char *also,
 		    const char ***user_ids, size_t *count);
 
-/* The users who share a chat with user_id. */
-enum err	 store_contacts(struct ctx *, const char *user_id, const char ***user_ids,
-		    size_t *count);
+/* A user who shares a chat with user_ids[index]. */
+struct contact {
+	const char	*contact_id;
+	size_t		 index;
+};
+/* Who shares a chat now with each of the n users, in one query, ordered by contact. */
+enum err	 store_contacts(struct ctx *, const char *const *user_ids, size_t n,
+		    struct contact **out, size_t *count);
 /* Those of the n ids that user_id may see: itself and its contacts. */
 enum err	 store_shared(struct ctx *, const char *user_id, const char *const *ids, size_t n,
 		    const char ***user_ids, size_t *count);
