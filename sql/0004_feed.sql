@@ -153,43 +153,50 @@ BEGIN
 END;
 $$;
 
--- A poll acknowledges what its device received up to p_pos: the user's delivered pointer
--- of every chat with a message at or below p_pos moves up to it, with a receipt per chat
--- moved. Only chats changed since the device's previous acknowledgement can move.
--- Returns the users to wake (those the receipts are addressed to).
+-- A poll acknowledges what its device received up to its position: the user's delivered
+-- pointer of every chat with a message at or below it moves up to it, with a receipt per
+-- chat moved. Only chats changed since the device's previous acknowledgement can move.
+-- The polls of a batch come together (p_users[i], p_devices[i], p_pos[i]). Returns the
+-- users to wake (those the receipts are addressed to).
 --
 -- The commit is asynchronous (synchronous_commit off for this transaction only): the
 -- acknowledgement is visible at once, and a crash can lose only the last fraction of a
 -- second of them, which the device's next poll (from a later cursor) makes again, so a
 -- poll does not wait for a WAL flush. Sends, reads and membership changes stay
 -- synchronous.
-CREATE FUNCTION chat_ack(p_user uuid, p_device uuid, p_pos xid8)
+CREATE FUNCTION chat_ack(p_users uuid[], p_devices uuid[], p_pos xid8[])
 RETURNS SETOF uuid LANGUAGE plpgsql AS $$
 DECLARE
+	a	record;
 	prev	xid8;
 	mv	record;
 BEGIN
 	PERFORM set_config('synchronous_commit', 'off', true);
-	SELECT acked_xid INTO prev FROM devices WHERE id = p_device FOR UPDATE;
-	IF NOT FOUND OR prev >= p_pos THEN
-		RETURN;
-	END IF;
-	UPDATE devices SET acked_xid = p_pos WHERE id = p_device;
-	FOR mv IN
-		SELECT t.chat_id, t.old, t.target FROM (
-			SELECT p.chat_id, p.delivered_seq AS old,
-			    (SELECT m.seq FROM messages m WHERE m.chat_id = p.chat_id
-			      AND m.xid <= p_pos ORDER BY m.xid DESC LIMIT 1) AS target
-			  FROM chat_members p JOIN chats c ON c.id = p.chat_id AND c.last_xid > prev
-			 WHERE p.user_id = p_user AND p.to_seq IS NULL) t
-		 WHERE t.target > t.old
-	LOOP
-		-- The pointer is the user's in the chat: each period's copy, clamped to it.
-		UPDATE chat_members cm SET delivered_seq = greatest(cm.delivered_seq,
-		    least(mv.target, coalesce(cm.to_seq, mv.target)))
-		 WHERE cm.chat_id = mv.chat_id AND cm.user_id = p_user;
-		RETURN QUERY SELECT * FROM chat_receipt(mv.chat_id, p_user, 'delivered', mv.old,
-		    mv.target);
+	-- By user, then device: two batches lock the rows of their users in the same order,
+	-- so they cannot deadlock.
+	FOR a IN SELECT t.u, t.d, t.pos FROM unnest(p_users, p_devices, p_pos) AS t (u, d, pos)
+	    ORDER BY t.u, t.d LOOP
+		SELECT acked_xid INTO prev FROM devices WHERE id = a.d AND user_id = a.u
+		   FOR UPDATE;
+		CONTINUE WHEN NOT FOUND OR prev >= a.pos;
+		UPDATE devices SET acked_xid = a.pos WHERE id = a.d;
+		FOR mv IN
+			SELECT t.chat_id, t.old, t.target FROM (
+				SELECT p.chat_id, p.delivered_seq AS old,
+				    (SELECT m.seq FROM messages m WHERE m.chat_id = p.chat_id
+				      AND m.xid <= a.pos ORDER BY m.xid DESC LIMIT 1) AS target
+				  FROM chat_members p JOIN chats c ON c.id = p.chat_id
+				   AND c.last_xid > prev
+				 WHERE p.user_id = a.u AND p.to_seq IS NULL) t
+			 WHERE t.target > t.old
+		LOOP
+			-- The pointer is the user's in the chat: each period's copy, clamped.
+			UPDATE chat_members cm SET delivered_seq = greatest(cm.delivered_seq,
+			    least(mv.target, coalesce(cm.to_seq, mv.target)))
+			 WHERE cm.chat_id = mv.chat_id AND cm.user_id = a.u;
+			RETURN QUERY SELECT * FROM chat_receipt(mv.chat_id, a.u, 'delivered', mv.old,
+			    mv.target);
+		END LOOP;
 	END LOOP;
 END;
 $$;

@@ -17,6 +17,7 @@
 
 #include "base/arena.h"
 #include "base/text.h"
+#include "settings.h"
 
 /* One script call carries at most this many recipients, or this many bytes of data: a
  * large fan-out is a few calls, none of which holds Redis up for long. */
@@ -24,7 +25,8 @@
 #define EPH_CHUNK_BYTES	(512 * 1024)
 
 /* KEYS: eph:<user> for each recipient, then reg:<user> for each. ARGV: the type, the
- * count n, n data texts, n user ids. */
+ * count n, n data texts, n user ids, this process (whose polls the caller wakes
+ * directly, once the events are in the streams). */
 static const char publish_script[] =
     BUS_LUA_NOW
     "local n = tonumber(ARGV[2]) "
@@ -33,18 +35,19 @@ static const char publish_script[] =
     "  redis.call('XADD', KEYS[i], 'MINID', '~', minid, '*', 't', ARGV[1], 'd', ARGV[2 + i]) "
     "  redis.call('PEXPIRE', KEYS[i], 120000) "
     "end "
+    "local me = ARGV[3 + 2 * n] "
     "local out = {} "
     "for i = 1, n do "
     "  local h = redis.call('HGETALL', KEYS[n + i]) "
     "  for j = 1, #h, 2 do "
-    "    if tonumber(h[j + 1]) > now then "
-    "      local p = h[j] "
-    "      local u = ARGV[2 + n + i] "
-    "      if out[p] then out[p] = out[p] .. ' ' .. u else out[p] = u end "
+    "    if h[j] ~= me and tonumber(h[j + 1]) > now then "
+    "      local t = out[h[j]] "
+    "      if not t then t = {} out[h[j]] = t end "
+    "      t[#t + 1] = ARGV[2 + n + i] "
     "    end "
     "  end "
     "end "
-    "for p, users in pairs(out) do redis.call('PUBLISH', 'wake:' .. p, users) end "
+    "for p, t in pairs(out) do redis.call('PUBLISH', 'wake:' .. p, table.concat(t, ' ')) end "
     "return n";
 
 /* One call of the script for recipients [0, count). */
@@ -60,7 +63,7 @@ publish_chunk(struct ctx *ctx, const char *const *user_ids, const char *const *d
 	size_t		  i;
 	bool		  ok;
 
-	argv = arena_alloc(ctx->arena, sizeof(*argv) * (5 + 4 * count));
+	argv = arena_alloc(ctx->arena, sizeof(*argv) * (6 + 4 * count));
 	keys = arena_alloc(ctx->arena, 2 * 48 * count);
 	argv[0] = "EVAL";
 	argv[1] = publish_script;
@@ -79,10 +82,13 @@ publish_chunk(struct ctx *ctx, const char *const *user_ids, const char *const *d
 		argv[5 + 2 * count + i] = datas[i];
 		argv[5 + 3 * count + i] = user_ids[i];
 	}
-	r = bus_command(ctx->bus, (int)(5 + 4 * count), argv, NULL);
+	argv[5 + 4 * count] = ctx->cfg->instance;
+	r = bus_command(ctx->bus, (int)(6 + 4 * count), argv, NULL);
 	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 	if (r != NULL)
 		freeReplyObject(r);
+	if (ok)
+		bus_wake_local(user_ids, count);
 	return ok;
 }
 

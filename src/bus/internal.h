@@ -43,6 +43,9 @@ void		 bus_pipeline(struct bus *b, size_t n, const int *argcs,
 void		 bus_eph_parse(struct ctx *, const redisReply *r, struct eph_event **out,
 		    size_t *n, struct eph_pos *next);
 
+/* Wakes this process's own held polls of the users (no Redis involved). */
+void		 bus_wake_local(const char *const *user_ids, size_t count);
+
 /* Connects to cfg->redis_addr (a unix socket path or host:port) with the configured
  * timeout on connect, reads and writes; NULL on failure. */
 redisContext	*bus_connect(const struct settings *cfg);

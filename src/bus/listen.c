@@ -29,53 +29,6 @@
 
 #define WAKE_MAX_USERS	4096
 
-/* Looks up the processes of every user and publishes one wake-up per process. */
-static const char wake_script[] =
-    "local t = redis.call('TIME') "
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
-    "local out = {} "
-    "for i, k in ipairs(KEYS) do "
-    "  local h = redis.call('HGETALL', k) "
-    "  for j = 1, #h, 2 do "
-    "    if tonumber(h[j + 1]) > now then "
-    "      local p = h[j] "
-    "      if out[p] then out[p] = out[p] .. ' ' .. ARGV[i] else out[p] = ARGV[i] end "
-    "    end "
-    "  end "
-    "end "
-    "local n = 0 "
-    "for p, users in pairs(out) do redis.call('PUBLISH', 'wake:' .. p, users) n = n + 1 end "
-    "return n";
-
-void
-bus_wake(struct ctx *ctx, const char *const *user_ids, size_t count)
-{
-	const char	**argv;
-	char		 *keys;
-	char		  nkeys[16];
-	redisReply	 *r;
-	size_t		  i;
-
-	if (count == 0)
-		return;
-	if (count > WAKE_MAX_USERS)
-		count = WAKE_MAX_USERS;
-	argv = arena_alloc(ctx->arena, sizeof(*argv) * (3 + 2 * count));
-	keys = arena_alloc(ctx->arena, 48 * count);
-	argv[0] = "EVAL";
-	argv[1] = wake_script;
-	snprintf(nkeys, sizeof(nkeys), "%zu", count);
-	argv[2] = nkeys;
-	for (i = 0; i < count; i++) {
-		snprintf(keys + 48 * i, 48, "reg:%s", user_ids[i]);
-		argv[3 + i] = keys + 48 * i;
-		argv[3 + count + i] = user_ids[i];
-	}
-	r = bus_command(ctx->bus, (int)(3 + 2 * count), argv, NULL);
-	if (r != NULL)
-		freeReplyObject(r);
-}
-
 /* ---------------------------------------------------------------- the listener */
 
 static struct {
@@ -87,6 +40,69 @@ static struct {
 	atomic_bool		 stopping;
 	bool			 started;
 } listener;
+
+/* Looks up the processes of every user and publishes one wake-up per process, except to
+ * this one (ARGV's last), whose polls the caller wakes directly. */
+static const char wake_script[] =
+    BUS_LUA_NOW
+    "local me = ARGV[#ARGV] "
+    "local out = {} "
+    "for i, k in ipairs(KEYS) do "
+    "  local h = redis.call('HGETALL', k) "
+    "  for j = 1, #h, 2 do "
+    "    if h[j] ~= me and tonumber(h[j + 1]) > now then "
+    "      local t = out[h[j]] "
+    "      if not t then t = {} out[h[j]] = t end "
+    "      t[#t + 1] = ARGV[i] "
+    "    end "
+    "  end "
+    "end "
+    "local n = 0 "
+    "for p, t in pairs(out) do "
+    "  redis.call('PUBLISH', 'wake:' .. p, table.concat(t, ' ')) n = n + 1 "
+    "end "
+    "return n";
+
+void
+bus_wake_local(const char *const *user_ids, size_t count)
+{
+	if (listener.on_wake != NULL && count > 0)
+		listener.on_wake(user_ids, count);
+}
+
+void
+bus_wake(struct ctx *ctx, const char *const *user_ids, size_t count)
+{
+	const char	**argv;
+	char		 *keys;
+	char		  nkeys[24];
+	redisReply	 *r;
+	size_t		  i;
+
+	if (count == 0)
+		return;
+	if (count > WAKE_MAX_USERS)
+		count = WAKE_MAX_USERS;
+	/* This process's own polls first, without a round trip through Redis. */
+	bus_wake_local(user_ids, count);
+	argv = arena_alloc(ctx->arena, sizeof(*argv) * (4 + 2 * count));
+	keys = arena_alloc(ctx->arena, 48 * count);
+	argv[0] = "EVAL";
+	argv[1] = wake_script;
+	snprintf(nkeys, sizeof(nkeys), "%zu", count);
+	argv[2] = nkeys;
+	for (i = 0; i < count; i++) {
+		snprintf(keys + 48 * i, 48, "reg:%s", user_ids[i]);
+		argv[3 + i] = keys + 48 * i;
+		argv[3 + count + i] = user_ids[i];
+	}
+	argv[3 + 2 * count] = ctx->cfg->instance;
+	r = bus_command(ctx->bus, (int)(4 + 2 * count), argv, NULL);
+	if (r == NULL)
+		r = bus_command(ctx->bus, (int)(4 + 2 * count), argv, NULL);	/* once more */
+	if (r != NULL)
+		freeReplyObject(r);
+}
 
 /* Splits a space-separated list of user ids and hands it over. */
 static void

@@ -58,18 +58,33 @@ chat_feed_position_eph(struct ctx *ctx, struct feed_pos *pos)
 	eph_position(ctx, pos);
 }
 
-/* Delivered receipts: a poll acknowledges what its device received up to its cursor;
- * the receipts wake the senders of the messages they cover. */
+/* Delivered receipts: a poll acknowledges what its device received up to its cursor,
+ * the polls of a batch in one statement; the receipts wake the senders of the messages
+ * they cover. */
 static void
-acknowledge(struct ctx *ctx, const char *user_id, const char *device_id, uint64_t position)
+acknowledge(struct ctx *ctx, size_t n, const struct poll_req *polls)
 {
+	const char	**users;
+	const char	**devices;
 	const char	**wake;
-	size_t		  n;
+	uint64_t	 *positions;
+	size_t		  k;
+	size_t		  i;
+	size_t		  count;
 
-	if (position == 0)
-		return;
-	if (store_ack(ctx, user_id, device_id, position, &wake, &n) == ERR_OK && n > 0)
-		bus_wake(ctx, wake, n);
+	users = arena_alloc(ctx->arena, sizeof(*users) * n);
+	devices = arena_alloc(ctx->arena, sizeof(*devices) * n);
+	positions = arena_alloc(ctx->arena, sizeof(*positions) * n);
+	for (i = k = 0; i < n; i++) {
+		if (!polls[i].acknowledge || polls[i].after.xid == 0)
+			continue;
+		users[k] = polls[i].user_id;
+		devices[k] = polls[i].device_id;
+		positions[k++] = polls[i].after.xid;
+	}
+	if (k > 0 && store_ack(ctx, k, users, devices, positions, &wake, &count) == ERR_OK &&
+	    count > 0)
+		bus_wake(ctx, wake, count);
 }
 
 /* Cuts a poll's durable events at its limit, never inside a transaction, and sets its
@@ -190,9 +205,8 @@ chat_events_read_many(struct ctx *ctx, size_t n, const struct poll_req *polls,
 	events = arena_alloc(ctx->arena, sizeof(struct event *) * n);
 	counts = arena_alloc(ctx->arena, sizeof(*counts) * n);
 	max_limit = 1;
+	acknowledge(ctx, n, polls);
 	for (i = 0; i < n; i++) {
-		if (polls[i].acknowledge)
-			acknowledge(ctx, polls[i].user_id, polls[i].device_id, polls[i].after.xid);
 		users[i] = polls[i].user_id;
 		afters[i] = polls[i].after.xid;
 		if (polls[i].limit > max_limit)

@@ -140,9 +140,13 @@ chat_presence_flush(struct ctx *ctx)
 
 	pthread_mutex_lock(&pending.mu);
 	n = pending.count;
+	if (n == 0) {
+		pthread_mutex_unlock(&pending.mu);
+		return;
+	}
 	if (n > FLUSH_MAX)
 		n = FLUSH_MAX;
-	batch = arena_alloc(ctx->arena, sizeof(*batch) * (n > 0 ? n : 1));
+	batch = arena_alloc(ctx->arena, sizeof(*batch) * n);
 	memcpy(batch, pending.items, sizeof(*batch) * n);
 	memmove(pending.items, pending.items + n, sizeof(*batch) * (pending.count - n));
 	pending.count -= n;

@@ -28,9 +28,10 @@ void	fcgi_req_finish(struct req *rq, FCGX_Request *r, enum err e);
 
 /* The park: held long-polls, their deadlines and wake-ups, and the threads that answer
  * them. park_add takes ownership of r (heap-allocated) and false means the set is full
- * (the caller answers). */
+ * (the caller answers); a fresh poll has not been read yet: an answering thread makes
+ * its first read (with its acknowledgement), after the woken polls. */
 void	park_start(const struct settings *cfg);
-bool	park_add(FCGX_Request *r, const struct hold *h, int64_t start_us);
+bool	park_add(FCGX_Request *r, const struct hold *h, int64_t start_us, bool fresh);
 void	park_wake_users(const char *const *user_ids, size_t count);
 void	park_redis_state(bool down);
 /* The poll must answer now (its device is over its cap). */

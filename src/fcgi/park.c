@@ -35,7 +35,7 @@
 #define RECENT_WAKES		4096
 #define RECHECK_COUNT		3
 #define DOWN_REREAD_US		1000000
-#define ANSWER_BATCH		64
+#define ANSWER_BATCH		256
 
 enum held_state { H_PARKED, H_READY, H_BUSY };
 
@@ -49,6 +49,7 @@ struct held {
 	bool		 final;
 	bool		 woken;		/* made ready while BUSY */
 	bool		 dirty;		/* woken since its last read: read again */
+	bool		 fresh;		/* not read yet: its first read acknowledges */
 	struct held	*user_next;	/* hash chain */
 	struct held	*ready_next;
 	size_t		 heap_idx;
@@ -63,8 +64,10 @@ static struct {
 	struct held		**heap;
 	size_t			 heap_len;
 	size_t			 heap_cap;
-	struct held		*ready_head;
+	struct held		*ready_head;	/* woken: their answers go first */
 	struct held		*ready_tail;
+	struct held		*fresh_head;	/* new polls waiting for their first read */
+	struct held		*fresh_tail;
 	unsigned		 count;
 	unsigned		 max;
 	bool			 redis_down;
@@ -252,8 +255,22 @@ woken_since(const char *user_id, int64_t since_us)
 	return false;
 }
 
+/* Queues a new poll for its first read, behind the woken ones. */
+static void
+queue_fresh(struct held *e)
+{
+	e->state = H_READY;
+	e->ready_next = NULL;
+	if (park.fresh_tail != NULL)
+		park.fresh_tail->ready_next = e;
+	else
+		park.fresh_head = e;
+	park.fresh_tail = e;
+	pthread_cond_signal(&park.ready_cv);
+}
+
 bool
-park_add(FCGX_Request *r, const struct hold *h, int64_t start_us)
+park_add(FCGX_Request *r, const struct hold *h, int64_t start_us, bool fresh)
 {
 	struct held	*e;
 	struct held	**bucket;
@@ -276,7 +293,10 @@ park_add(FCGX_Request *r, const struct hold *h, int64_t start_us)
 	*bucket = e;
 	heap_push(e);
 	set_count(park.count + 1);
-	if (woken_since(h->user_id, h->read_start_us))
+	e->fresh = fresh;
+	if (fresh)
+		queue_fresh(e);
+	else if (woken_since(h->user_id, h->read_start_us))
 		make_ready(e, true);
 	pthread_cond_signal(&park.timer_cv);
 	pthread_mutex_unlock(&park.mu);
@@ -413,12 +433,18 @@ answer(struct worker_res *res, struct held **batch, const bool *dirty, size_t n)
 		rqs[i].hold = batch[i]->h;
 		rqs[i].hold_final = batch[i]->final;
 		rqs[i].hold_dirty = dirty[i];
+		rqs[i].hold_fresh = batch[i]->fresh;
 		ptrs[i] = &rqs[i];
 	}
 	router_resume(ptrs, n, errs);
 	for (i = 0; i < n; i++) {
 		if (errs[i] == ERR_OK && rqs[i].hold_requested) {
 			batch[i]->h = rqs[i].hold;
+			/* A first read that nothing woke needs no re-checks (a wake-up
+			 * before it may have found rows still above the horizon). */
+			if (batch[i]->fresh && !dirty[i])
+				batch[i]->rechecks = RECHECK_COUNT;
+			batch[i]->fresh = false;
 			continue;
 		}
 		fcgi_req_finish(&rqs[i], batch[i]->r, errs[i]);
@@ -468,21 +494,34 @@ answer_main(void *arg)
 	worker_res_init(&res, park.cfg);
 	pthread_mutex_lock(&park.mu);
 	for (;;) {
-		while (park.ready_head == NULL && !park.stopping)
+		while (park.ready_head == NULL && park.fresh_head == NULL && !park.stopping)
 			pthread_cond_wait(&park.ready_cv, &park.mu);
-		if (park.ready_head == NULL)
+		if (park.ready_head == NULL && park.fresh_head == NULL)
 			break;
-		/* Take a batch: the polls woken by one group message are read together. */
-		for (n = 0; n < ANSWER_BATCH && park.ready_head != NULL; n++) {
+		/* Take a batch: the polls woken by one group message are read together, and
+		 * before new polls (whose clients have their answers already), which fill
+		 * what room is left. */
+		n = 0;
+		while (n < ANSWER_BATCH && park.ready_head != NULL) {
 			batch[n] = park.ready_head;
 			park.ready_head = batch[n]->ready_next;
-			batch[n]->state = H_BUSY;
-			dirty[n] = batch[n]->dirty;
-			batch[n]->dirty = false;
+			n++;
 		}
 		if (park.ready_head == NULL)
 			park.ready_tail = NULL;
-		else
+		while (n < ANSWER_BATCH && park.fresh_head != NULL) {
+			batch[n] = park.fresh_head;
+			park.fresh_head = batch[n]->ready_next;
+			n++;
+		}
+		if (park.fresh_head == NULL)
+			park.fresh_tail = NULL;
+		for (i = 0; i < n; i++) {
+			batch[i]->state = H_BUSY;
+			dirty[i] = batch[i]->dirty;
+			batch[i]->dirty = false;
+		}
+		if (park.ready_head != NULL || park.fresh_head != NULL)
 			pthread_cond_signal(&park.ready_cv);
 		pthread_mutex_unlock(&park.mu);
 		answer(&res, batch, dirty, n);

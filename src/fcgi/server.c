@@ -263,7 +263,7 @@ handle(struct worker *w, FCGX_Request *r)
 		e = router_dispatch(&rq);
 	if (e == ERR_OK && rq.hold_requested) {
 		store_tx_rollback(&rq.ctx);
-		if (park_add(r, &rq.hold, rq.start_us)) {
+		if (park_add(r, &rq.hold, rq.start_us, rq.hold_fresh)) {
 			arena_reset(w->res.arena);
 			return true;
 		}

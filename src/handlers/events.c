@@ -164,8 +164,9 @@ forget_answered(struct ctx *ctx, struct req *const *rqs, size_t n, const enum er
 	bus_device_polls_done(ctx, k, devices, ids);
 }
 
-/* The first read of a poll: Redis first (presence, registry, the device's count, the
- * ephemeral events), then PostgreSQL, which acknowledges the client's cursor. */
+/* The start of a poll: Redis first (presence, registry, the device's count, the
+ * ephemeral events), then, for a poll answered at once, PostgreSQL, whose read
+ * acknowledges the client's cursor. */
 static enum err
 poll_once(struct req *rq, unsigned timeout_s)
 {
@@ -187,6 +188,13 @@ poll_once(struct req *rq, unsigned timeout_s)
 	b.max_per_device = POLLS_PER_DEVICE;
 	rq->hold.read_start_us = text_mono_us();
 	chat_poll_begin(&rq->ctx, &b, &eph);
+	if (timeout_s > 0 && eph.count == 0) {
+		/* To be held: the park makes its first read (and acknowledgement) together
+		 * with those of other polls, after the answers of woken ones. */
+		rq->hold_requested = true;
+		rq->hold_fresh = true;
+		return ERR_OK;
+	}
 	poll_of(rq, true, &poll);
 	poll.eph = &eph;
 	e = chat_events_read_many(&rq->ctx, 1, &poll, &page);
@@ -259,8 +267,9 @@ handle_event_poll(struct req *rq)
 	return poll_once(rq, (unsigned)timeout_s);
 }
 
-/* Held polls again (woken, re-checked, or final: timeout, replaced, shutting down), read
- * together in one statement. They share the first request's connections and arena. A
+/* Held polls (new ones for their first read, which acknowledges their cursor; woken,
+ * re-checked, or final: timeout, replaced, shutting down), read together in one
+ * statement. They share the first request's connections and arena. A
  * final poll that nothing woke since its last read answers its position without a read:
  * the client's next poll reads from there, so nothing is lost, and thousands of polls
  * timing out together cost no queries. */
@@ -292,7 +301,7 @@ handle_event_resume_many(struct req *const *rqs, size_t n, enum err *errs)
 			continue;
 		}
 		rqs[i]->hold.read_start_us = now;
-		poll_of(rqs[i], false, &polls[k]);
+		poll_of(rqs[i], rqs[i]->hold_fresh, &polls[k]);
 		which[k++] = i;
 	}
 	e = k > 0 ? chat_events_read_many(ctx, k, polls, pages) : ERR_OK;

@@ -153,14 +153,15 @@ store_exec_ids(struct ctx *ctx, enum stmt st, int nparams, const char *const *pa
 }
 
 enum err
-store_ack(struct ctx *ctx, const char *user_id, const char *device_id, uint64_t position,
-    const char ***wake, size_t *count)
+store_ack(struct ctx *ctx, size_t n, const char *const *user_ids,
+    const char *const *device_ids, const uint64_t *positions, const char ***wake,
+    size_t *count)
 {
 	const char	*params[3];
 
-	params[0] = user_id;
-	params[1] = device_id;
-	params[2] = arena_printf(ctx->arena, "%llu", (unsigned long long)position);
+	params[0] = store_id_array(ctx, user_ids, n);
+	params[1] = store_id_array(ctx, device_ids, n);
+	params[2] = positions_array(ctx, n, positions);
 	return store_exec_ids(ctx, STMT_ACK, 3, params, wake, count);
 }
 

@@ -36,35 +36,41 @@
 /* The events of a batch of polls ($1 users, $2 their positions, in the same order). Each
  * poll's periods (p) are those of the chats changed after its position (chats.last_xid,
  * sql/0004_feed.sql): only they are probed for messages and member events. Receipts come
- * from the notes addressed to the poll's user. */
+ * from the notes addressed to the poll's user. Every probe is a LATERAL subquery with a
+ * LIMIT (at most $3 rows per poll are kept anyway), which the planner cannot flatten: each
+ * stays an index range scan per poll or chat, whatever the sizes of the tables, and the
+ * messages' partition is chosen per chat at run time. */
 #define FEED_EVENTS(TOP) \
 	"q AS (SELECT t.i, t.u, t.a::xid8 AS after FROM unnest($1::uuid[], $2::text[]) " \
 	"WITH ORDINALITY AS t (u, a, i)), " \
 	"p AS (SELECT q.i, q.u, q.after, cm.chat_id, cm.from_seq, cm.to_seq FROM q " \
-	"JOIN chat_members cm ON cm.user_id = q.u " \
-	"JOIN chats c ON c.id = cm.chat_id AND c.last_xid > q.after), " \
+	"CROSS JOIN LATERAL (SELECT cm.chat_id, cm.from_seq, cm.to_seq FROM chat_members cm " \
+	"JOIN chats c ON c.id = cm.chat_id AND c.last_xid > q.after " \
+	"WHERE cm.user_id = q.u LIMIT 100000) cm), " \
 	"ev AS (" \
 	"SELECT p.i, m.xid, 1 AS k, m.chat_id, m.seq AS n, " MESSAGE_COLUMNS("p.u") ", " \
 	"NULL::uuid AS who, NULL::text AS what, NULL::uuid AS grp " \
-	"FROM p JOIN messages m ON m.chat_id = p.chat_id " \
-	"WHERE m.xid > p.after AND " TOP("m") " AND m.seq > p.from_seq " \
-	"AND (p.to_seq IS NULL OR m.seq <= p.to_seq) " \
+	"FROM p CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.chat_id = p.chat_id " \
+	"AND m.xid > p.after AND " TOP("m") " AND m.seq > p.from_seq " \
+	"AND (p.to_seq IS NULL OR m.seq <= p.to_seq) ORDER BY m.xid LIMIT $3::int8) m " \
 	"UNION ALL " \
 	"SELECT pc.i, e.xid, 2, e.chat_id, e.id, e.at_seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
 	"NULL::int8, (extract(epoch FROM e.created_at) * 1e6)::int8, NULL, NULL, NULL::int8, " \
 	"e.user_id, e.action, e.group_id " \
 	"FROM (SELECT DISTINCT i, after, chat_id FROM p) pc " \
-	"JOIN member_events e ON e.chat_id = pc.chat_id " \
-	"WHERE e.xid > pc.after AND " TOP("e") " AND EXISTS (SELECT 1 FROM p p2 " \
-	"WHERE p2.i = pc.i AND p2.chat_id = e.chat_id AND e.at_seq >= p2.from_seq " \
-	"AND (p2.to_seq IS NULL OR e.at_seq <= p2.to_seq)) " \
+	"CROSS JOIN LATERAL (SELECT * FROM member_events e WHERE e.chat_id = pc.chat_id " \
+	"AND e.xid > pc.after AND " TOP("e") " ORDER BY e.xid LIMIT $3::int8) e " \
+	/* Two periods of one user may both cover an event at their boundary: once. */ \
+	"WHERE EXISTS (SELECT 1 FROM p p2 WHERE p2.i = pc.i AND p2.chat_id = e.chat_id " \
+	"AND e.at_seq >= p2.from_seq AND (p2.to_seq IS NULL OR e.at_seq <= p2.to_seq)) " \
 	"UNION ALL " \
 	"SELECT q.i, r.xid, 3, r.chat_id, r.id, r.seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
 	"NULL::int8, (extract(epoch FROM r.created_at) * 1e6)::int8, NULL, NULL, NULL::int8, " \
 	"r.user_id, r.status, NULL::uuid " \
-	"FROM q JOIN receipt_notes r ON r.to_user = q.u " \
-	"WHERE r.xid > q.after AND " TOP("r") " AND EXISTS (SELECT 1 FROM chat_members cm " \
-	"WHERE cm.chat_id = r.chat_id AND cm.user_id = q.u AND cm.to_seq IS NULL)), " \
+	"FROM q CROSS JOIN LATERAL (SELECT * FROM receipt_notes r WHERE r.to_user = q.u " \
+	"AND r.xid > q.after AND " TOP("r") " AND (SELECT true FROM chat_members cm " \
+	"WHERE cm.chat_id = r.chat_id AND cm.user_id = q.u AND cm.to_seq IS NULL LIMIT 1) " \
+	"ORDER BY r.xid LIMIT $3::int8) r), " \
 	"rk AS (SELECT ev.*, row_number() OVER (PARTITION BY ev.i " \
 	"ORDER BY ev.xid, ev.k, ev.chat_id, ev.n) AS rn FROM ev) " \
 	"SELECT (SELECT top FROM w)::text, x.* FROM (SELECT 1) one LEFT JOIN " \
@@ -246,10 +252,10 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	[STMT_FEED_NAIVE] = { "feed_naive",
 	    "WITH w AS (SELECT pg_snapshot_xmax(pg_current_snapshot()) AS top), "
 	    FEED_EVENTS(NAIVE_TOP) },
-	/* A poll acknowledges what its device received up to its cursor (chat_ack,
-	 * sql/0004_feed.sql): the users its receipts go to. */
+	/* Polls acknowledge what their devices received up to their cursors (chat_ack,
+	 * sql/0004_feed.sql): the users the receipts go to. */
 	[STMT_ACK] = { "ack",
-	    "SELECT DISTINCT u FROM chat_ack($1::uuid, $2::uuid, $3::xid8) AS u" },
+	    "SELECT DISTINCT u FROM chat_ack($1::uuid[], $2::uuid[], $3::xid8[]) AS u" },
 	/* Who hears of a change in a chat: its current members, and a user who just left. */
 	[STMT_CHAT_AUDIENCE] = { "chat_audience",
 	    "SELECT DISTINCT user_id FROM chat_members WHERE chat_id = $1::uuid "

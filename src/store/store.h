@@ -218,10 +218,12 @@ struct event {
 enum err	 store_feed(struct ctx *, size_t n, const char *const *user_ids,
 		    const uint64_t *afters, int64_t max_rows, bool naive, struct event **out,
 		    size_t *counts, uint64_t *top);
-/* Acknowledges the device's position: moves the delivered pointers of the user's chats
- * (once per new position) and records receipts; *wake (count) the users they go to. */
-enum err	 store_ack(struct ctx *, const char *user_id, const char *device_id,
-		    uint64_t position, const char ***wake, size_t *count);
+/* Acknowledges the positions of n devices (of user_ids[i], at positions[i]) in one
+ * statement: moves the delivered pointers of their chats (once per new position) and
+ * records receipts; *wake (count) the users these go to. */
+enum err	 store_ack(struct ctx *, size_t n, const char *const *user_ids,
+		    const char *const *device_ids, const uint64_t *positions,
+		    const char ***wake, size_t *count);
 /* The users who hear of a change in a chat: current members, plus `also` if given. */
 enum err	 store_chat_audience(struct ctx *, const char *chat_id, const char *also,
 		    const char ***user_ids, size_t *count);
