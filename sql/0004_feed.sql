@@ -9,46 +9,48 @@
 --    poll at position p probes only the chats with last_xid > p: a row of the chat with
 --    xid > p that is visible to the poll's snapshot comes from a committed transaction,
 --    whose update of last_xid is visible too.
--- 2. receipt_notes: a receipt event addressed to each member whose messages it covers
---    (the senders in the range), found by (to_user, xid). The feed no longer scans every
---    receipt of a group to find the few that concern the reader.
+-- 2. Receipts are addressed: one row per member whose messages a receipt covers (the
+--    senders in its range other than the reader), found by (to_user, xid). A poll no
+--    longer scans every receipt of a group to find the few that concern its user, and
+--    the receipts of a message (GET /v1/messages/{id}/receipts) are those addressed to
+--    its sender. Rows carry no foreign keys: a key share lock on the chat row taken by
+--    every acknowledgement of a busy group made all of them queue on one multixact.
 -- 3. chat_receipt(): recording a receipt coalesces moves of the same reader, chat and
---    status within 500 ms into one row (and one event per recipient: the latest state
+--    status within 500 ms into the same rows (one event per recipient: the latest state
 --    wins), for delivered receipts as for read ones; chat_ack() moves the delivered
---    pointers of a poll in one call and commits asynchronously (see there).
+--    pointers of a batch of polls in one call and commits asynchronously (see there).
 
 ALTER TABLE chats ADD COLUMN last_xid xid8 NOT NULL DEFAULT '0';
 UPDATE chats c SET last_xid = greatest(
 	coalesce((SELECT max(m.xid) FROM messages m WHERE m.chat_id = c.id), '0'::xid8),
 	coalesce((SELECT max(e.xid) FROM member_events e WHERE e.chat_id = c.id), '0'::xid8));
 
-CREATE TABLE receipt_notes (
+-- The receipts so far, addressed to the senders they cover.
+CREATE TABLE receipts_by_recipient (
 	id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	receipt_id	bigint NOT NULL REFERENCES receipts (id) ON DELETE CASCADE,
 	to_user		uuid NOT NULL,
 	chat_id		uuid NOT NULL,
 	user_id		uuid NOT NULL,
 	status		text NOT NULL CHECK (status IN ('delivered', 'read')),
+	from_seq	bigint NOT NULL,
 	seq		bigint NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT now(),
-	xid		xid8 NOT NULL DEFAULT pg_current_xact_id(),
-	UNIQUE (receipt_id, to_user)
+	xid		xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
-CREATE INDEX receipt_notes_feed ON receipt_notes (to_user, xid);
-
--- The receipts of the last hour become notes, so that a cursor taken before this
--- migration still gets them.
-INSERT INTO receipt_notes (receipt_id, to_user, chat_id, user_id, status, seq, created_at, xid)
-SELECT DISTINCT ON (r.id, m.sender_id) r.id, m.sender_id, r.chat_id, r.user_id, r.status,
-    r.seq, r.created_at, r.xid
+INSERT INTO receipts_by_recipient (to_user, chat_id, user_id, status, from_seq, seq,
+    created_at, xid)
+SELECT DISTINCT ON (r.id, m.sender_id) m.sender_id, r.chat_id, r.user_id, r.status,
+    r.from_seq, r.seq, r.created_at, r.xid
   FROM receipts r JOIN messages m ON m.chat_id = r.chat_id AND m.seq > r.from_seq
    AND m.seq <= r.seq AND m.sender_id <> r.user_id
- WHERE r.created_at > now() - interval '1 hour';
-
--- The feed reads receipts through their notes now.
-DROP INDEX receipts_chat_xid;
--- The coalescing lookup: the reader's latest receipt of a kind in a chat.
-CREATE INDEX receipts_latest ON receipts (chat_id, user_id, status, created_at);
+ ORDER BY r.id, m.sender_id;
+DROP TABLE receipts;
+ALTER TABLE receipts_by_recipient RENAME TO receipts;
+-- The feed: a user's receipts after a position.
+CREATE INDEX receipts_feed ON receipts (to_user, xid);
+-- Coalescing (the reader's latest receipt of a kind in a chat) and the receipts of a
+-- message (those addressed to its sender).
+CREATE INDEX receipts_reader ON receipts (chat_id, user_id, status, to_user, created_at);
 
 -- Sends record their transaction in the chat row (the first write, under the lock).
 CREATE OR REPLACE FUNCTION chat_send(p_chat uuid, p_lock bigint, p_sender uuid, p_cmid text,
@@ -117,39 +119,32 @@ BEGIN
 END;
 $$;
 
--- Records that p_user's pointer of kind p_status in p_chat moved from p_from to p_to, and
--- addresses the receipt to the other senders of (p_from, p_to]; returns them (the users
--- to wake). A move within 500 ms of the reader's previous receipt of the same kind in the
--- chat extends that receipt instead (its notes move to this transaction: the latest
--- state wins, and a recipient that already had the older state gets the newer one).
+-- Records that p_user's pointer of kind p_status in p_chat moved from p_from to p_to:
+-- a receipt addressed to each other sender of (p_from, p_to], who are returned (the
+-- users to wake). A move within 500 ms of the reader's previous receipt of the same kind
+-- in the chat to the same recipient extends that row instead (and moves it to this
+-- transaction: the latest state wins, and a recipient that already had the older state
+-- gets the newer one).
 CREATE FUNCTION chat_receipt(p_chat uuid, p_user uuid, p_status text, p_from bigint,
     p_to bigint)
 RETURNS SETOF uuid LANGUAGE plpgsql AS $$
-DECLARE
-	rid	bigint;
-	lo	bigint;
 BEGIN
-	SELECT r.id, r.from_seq INTO rid, lo FROM receipts r
-	 WHERE r.chat_id = p_chat AND r.user_id = p_user AND r.status = p_status
-	   AND r.created_at > now() - interval '500 milliseconds'
-	 ORDER BY r.created_at DESC LIMIT 1;
-	IF FOUND THEN
-		UPDATE receipts SET seq = greatest(seq, p_to), created_at = now(),
-		    xid = pg_current_xact_id() WHERE id = rid;
-		lo := least(lo, p_from);
-	ELSE
-		INSERT INTO receipts (chat_id, user_id, status, from_seq, seq)
-		VALUES (p_chat, p_user, p_status, p_from, p_to) RETURNING id INTO rid;
-		lo := p_from;
-	END IF;
+	-- One statement, planned once per session (plpgsql caches its plans; a SQL function
+	-- would be planned again at every call).
 	RETURN QUERY
-	INSERT INTO receipt_notes (receipt_id, to_user, chat_id, user_id, status, seq)
-	SELECT DISTINCT rid, m.sender_id, p_chat, p_user, p_status, p_to
-	  FROM messages m WHERE m.chat_id = p_chat AND m.seq > lo AND m.seq <= p_to
-	   AND m.sender_id <> p_user
-	ON CONFLICT (receipt_id, to_user) DO UPDATE SET seq = greatest(receipt_notes.seq,
-	    excluded.seq), created_at = now(), xid = pg_current_xact_id()
-	RETURNING to_user;
+	WITH s AS (SELECT DISTINCT m.sender_id AS u FROM messages m
+		    WHERE m.chat_id = p_chat AND m.seq > p_from AND m.seq <= p_to
+		      AND m.sender_id <> p_user),
+	up AS (UPDATE receipts r SET seq = greatest(r.seq, p_to), created_at = now(),
+		    xid = pg_current_xact_id()
+		 FROM s WHERE r.chat_id = p_chat AND r.user_id = p_user AND r.status = p_status
+		  AND r.to_user = s.u AND r.created_at > now() - interval '500 milliseconds'
+		RETURNING r.to_user),
+	ins AS (INSERT INTO receipts (to_user, chat_id, user_id, status, from_seq, seq)
+		SELECT s.u, p_chat, p_user, p_status, p_from, p_to FROM s
+		 WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.to_user = s.u)
+		RETURNING receipts.to_user)
+	SELECT up.to_user FROM up UNION SELECT ins.to_user FROM ins;
 END;
 $$;
 
@@ -166,38 +161,50 @@ $$;
 -- synchronous.
 CREATE FUNCTION chat_ack(p_users uuid[], p_devices uuid[], p_pos xid8[])
 RETURNS SETOF uuid LANGUAGE plpgsql AS $$
-DECLARE
-	a	record;
-	prev	xid8;
-	mv	record;
 BEGIN
 	PERFORM set_config('synchronous_commit', 'off', true);
-	-- By user, then device: two batches lock the rows of their users in the same order,
-	-- so they cannot deadlock.
-	FOR a IN SELECT t.u, t.d, t.pos FROM unnest(p_users, p_devices, p_pos) AS t (u, d, pos)
-	    ORDER BY t.u, t.d LOOP
-		SELECT acked_xid INTO prev FROM devices WHERE id = a.d AND user_id = a.u
-		   FOR UPDATE;
-		CONTINUE WHEN NOT FOUND OR prev >= a.pos;
-		UPDATE devices SET acked_xid = a.pos WHERE id = a.d;
-		FOR mv IN
-			SELECT t.chat_id, t.old, t.target FROM (
-				SELECT p.chat_id, p.delivered_seq AS old,
-				    (SELECT m.seq FROM messages m WHERE m.chat_id = p.chat_id
-				      AND m.xid <= a.pos ORDER BY m.xid DESC LIMIT 1) AS target
-				  FROM chat_members p JOIN chats c ON c.id = p.chat_id
-				   AND c.last_xid > prev
-				 WHERE p.user_id = a.u AND p.to_seq IS NULL) t
-			 WHERE t.target > t.old
-		LOOP
-			-- The pointer is the user's in the chat: each period's copy, clamped.
-			UPDATE chat_members cm SET delivered_seq = greatest(cm.delivered_seq,
-			    least(mv.target, coalesce(cm.to_seq, mv.target)))
-			 WHERE cm.chat_id = mv.chat_id AND cm.user_id = a.u;
-			RETURN QUERY SELECT * FROM chat_receipt(mv.chat_id, a.u, 'delivered', mv.old,
-			    mv.target);
-		END LOOP;
-	END LOOP;
+	-- The users' locks first, in order (the two-key advisory space: no chat's lock):
+	-- two batches that share users then touch their rows one after the other, and
+	-- cannot deadlock.
+	PERFORM pg_advisory_xact_lock(1, hashtext(u::text))
+	   FROM (SELECT DISTINCT u FROM unnest(p_users) AS u ORDER BY u) x;
+	-- One statement for the batch: the devices that move, each user's chats changed
+	-- since its devices' previous positions whose last message at or below the new
+	-- position is past the delivered pointer, the pointers (each period's copy,
+	-- clamped), and a receipt to each other sender in the range moved.
+	RETURN QUERY
+	WITH t AS (SELECT * FROM unnest(p_users, p_devices, p_pos) AS t (u, d, pos)),
+	dv AS (SELECT d.id, d.user_id, d.acked_xid AS prev, t.pos FROM t
+		 JOIN devices d ON d.id = t.d AND d.user_id = t.u AND d.acked_xid < t.pos),
+	dup AS (UPDATE devices d SET acked_xid = dv.pos FROM dv WHERE d.id = dv.id),
+	uu AS (SELECT dv.user_id, max(dv.pos) AS pos, min(dv.prev) AS prev FROM dv
+		GROUP BY dv.user_id),
+	mv AS (SELECT p.user_id, p.chat_id, p.delivered_seq AS old, tg.seq AS target
+		 FROM uu JOIN chat_members p ON p.user_id = uu.user_id AND p.to_seq IS NULL
+		 JOIN chats c ON c.id = p.chat_id AND c.last_xid > uu.prev
+		 CROSS JOIN LATERAL (SELECT m.seq FROM messages m WHERE m.chat_id = p.chat_id
+		      AND m.xid <= uu.pos ORDER BY m.xid DESC LIMIT 1) tg
+		WHERE tg.seq > p.delivered_seq),
+	cm AS (UPDATE chat_members x SET delivered_seq = greatest(x.delivered_seq,
+		    least(mv.target, coalesce(x.to_seq, mv.target)))
+		 FROM mv WHERE x.chat_id = mv.chat_id AND x.user_id = mv.user_id),
+	snd AS (SELECT DISTINCT mv.user_id AS reader, mv.chat_id, mv.old, mv.target,
+		    m.sender_id AS to_user
+		  FROM mv JOIN messages m ON m.chat_id = mv.chat_id AND m.seq > mv.old
+		   AND m.seq <= mv.target AND m.sender_id <> mv.user_id),
+	-- A move within 500 ms of the reader's previous one to the same recipient extends it.
+	up AS (UPDATE receipts r SET seq = greatest(r.seq, snd.target), created_at = now(),
+		    xid = pg_current_xact_id()
+		 FROM snd WHERE r.chat_id = snd.chat_id AND r.user_id = snd.reader
+		  AND r.status = 'delivered' AND r.to_user = snd.to_user
+		  AND r.created_at > now() - interval '500 milliseconds'
+		RETURNING r.chat_id, r.user_id, r.to_user),
+	ins AS (INSERT INTO receipts (to_user, chat_id, user_id, status, from_seq, seq)
+		SELECT snd.to_user, snd.chat_id, snd.reader, 'delivered', snd.old, snd.target
+		  FROM snd WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.chat_id = snd.chat_id
+		   AND up.user_id = snd.reader AND up.to_user = snd.to_user)
+		RETURNING receipts.to_user)
+	SELECT up.to_user FROM up UNION SELECT ins.to_user FROM ins;
 END;
 $$;
 

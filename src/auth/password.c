@@ -101,9 +101,11 @@ password_pool_start(unsigned threads, unsigned queue)
 	pool.threads = calloc(threads, sizeof(pthread_t));
 	if (pool.threads == NULL)
 		abort();
-	for (i = 0; i < threads; i++)
+	for (i = 0; i < threads; i++) {
 		if (pthread_create(&pool.threads[i], NULL, worker, NULL) != 0)
 			abort();
+		pthread_setname_np(pool.threads[i], "chatd-hash");
+	}
 }
 
 void

@@ -114,12 +114,13 @@ struct bus_poll_start {
 	const char	*status;
 	struct eph_read	 eph;
 };
-/* Before a poll's first read, in one script: keeps the user present, records this
- * process in the registry (hold_ttl_s > 0), counts the poll against its device (a
- * device holds at most max_per_device polls across all processes: the processes
- * holding the oldest beyond it are told to answer them) and reads the user's ephemeral
- * events. ERR_UNAVAILABLE when Redis is down. */
-enum err	 bus_poll_begin(struct ctx *, const struct bus_poll *p,
+/* Before the first reads of n polls, one script each, in one round trip: keeps the user
+ * present, records this process in the registry (hold_ttl_s > 0), counts the poll
+ * against its device (a device holds at most max_per_device polls across all
+ * processes: the processes holding the oldest beyond it are told to answer them) and
+ * reads the user's ephemeral events. out[i].eph.ok is false when Redis could not be
+ * asked (the poll goes on without). */
+void		 bus_poll_begin(struct ctx *, size_t n, const struct bus_poll *polls,
 		    struct bus_poll_start *out);
 /* Forgets held polls that have been answered (one pipeline). */
 void		 bus_device_polls_done(struct ctx *, size_t n, const char *const *device_ids,

@@ -278,6 +278,7 @@ bus_listen_start(const struct settings *cfg, bus_wake_fn *on_wake, bus_evict_fn 
 		log_error("cannot start the Redis listener");
 		abort();
 	}
+	pthread_setname_np(listener.thread, "chatd-listen");
 	listener.started = true;
 }
 

@@ -53,55 +53,92 @@ poll_token(char *buf, size_t len, const char *instance, uint64_t poll_id)
 	snprintf(buf, len, "%s/%llu", instance, (unsigned long long)poll_id);
 }
 
-enum err
-bus_poll_begin(struct ctx *ctx, const struct bus_poll *p, struct bus_poll_start *out)
+/* The script's arguments for one poll, in the arena. */
+static const char **
+begin_argv(struct ctx *ctx, const struct bus_poll *p)
 {
-	char		 kpres[64];
-	char		 kreg[64];
-	char		 kdev[64];
-	char		 keph[64];
-	char		 pttl[16];
-	char		 rttl[16];
-	char		 tok[200];
-	char		 max[16];
-	char		 start[48];
-	char		 count[16];
-	const char	*argv[] = { "EVAL", begin_script, "5", ALIVE_KEY, kpres, kreg, kdev, keph,
-	    p->user_id, pttl, ctx->cfg->instance, rttl, tok, max, start, count };
-	redisReply	*r;
-	bool		 ok;
+	const char	**argv;
+	char		 *b;
 
-	memset(out, 0, sizeof(*out));
-	out->eph.next = p->eph_after;
-	snprintf(kpres, sizeof(kpres), "pres:%s", p->user_id);
-	snprintf(kreg, sizeof(kreg), "reg:%s", p->user_id);
-	snprintf(kdev, sizeof(kdev), "polls:%s", p->device_id);
-	snprintf(keph, sizeof(keph), "eph:%s", p->user_id);
-	snprintf(pttl, sizeof(pttl), "%u", p->presence_ttl_s * 1000);
-	snprintf(rttl, sizeof(rttl), "%u", p->hold_ttl_s * 1000);
-	tok[0] = '\0';
+	argv = arena_alloc(ctx->arena, sizeof(*argv) * 16);
+	b = arena_alloc(ctx->arena, 4 * 64 + 2 * 16 + 200 + 16 + 48 + 24);
+	argv[0] = "EVAL";
+	argv[1] = begin_script;
+	argv[2] = "5";
+	argv[3] = ALIVE_KEY;
+	snprintf(b, 64, "pres:%s", p->user_id);
+	snprintf(b + 64, 64, "reg:%s", p->user_id);
+	snprintf(b + 128, 64, "polls:%s", p->device_id);
+	snprintf(b + 192, 64, "eph:%s", p->user_id);
+	argv[4] = b;
+	argv[5] = b + 64;
+	argv[6] = b + 128;
+	argv[7] = b + 192;
+	argv[8] = p->user_id;
+	b += 256;
+	snprintf(b, 16, "%u", p->presence_ttl_s * 1000);
+	argv[9] = b;
+	argv[10] = ctx->cfg->instance;
+	snprintf(b + 16, 16, "%u", p->hold_ttl_s * 1000);
+	argv[11] = b + 16;
+	b += 32;
+	b[0] = '\0';
 	if (p->poll_id != 0)
-		poll_token(tok, sizeof(tok), ctx->cfg->instance, p->poll_id);
-	snprintf(max, sizeof(max), "%u", p->max_per_device);
-	snprintf(start, sizeof(start), "(%llu-%llu", (unsigned long long)p->eph_after.ms,
+		poll_token(b, 200, ctx->cfg->instance, p->poll_id);
+	argv[12] = b;
+	b += 200;
+	snprintf(b, 16, "%u", p->max_per_device);
+	argv[13] = b;
+	snprintf(b + 16, 48, "(%llu-%llu", (unsigned long long)p->eph_after.ms,
 	    (unsigned long long)p->eph_after.seq);
-	snprintf(count, sizeof(count), "%zu", p->eph_max);
-	r = bus_command(ctx->bus, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL);
-	ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-	    r->element[0]->type == REDIS_REPLY_STRING &&
-	    r->element[1]->type == REDIS_REPLY_ARRAY;
-	if (ok) {
-		if (r->element[0]->len > 0) {
-			out->came_online = true;
-			out->status = strcmp(r->element[0]->str, "away") == 0 ? "away" : "online";
-		}
-		out->eph.ok = true;
-		bus_eph_parse(ctx, r->element[1], &out->eph.events, &out->eph.count,
-		    &out->eph.next);
+	argv[14] = b + 16;
+	snprintf(b + 64, 24, "%zu", p->eph_max);
+	argv[15] = b + 64;
+	return argv;
+}
+
+/* Reads one script reply into out; false when it is not what the script returns. */
+static bool
+begin_reply(struct ctx *ctx, const redisReply *r, struct bus_poll_start *out)
+{
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY)
+		return false;
+	if (r->element[0]->len > 0) {
+		out->came_online = true;
+		out->status = strcmp(r->element[0]->str, "away") == 0 ? "away" : "online";
 	}
-	if (r != NULL)
-		freeReplyObject(r);
-	return ok ? ERR_OK : ERR_UNAVAILABLE;
+	out->eph.ok = true;
+	bus_eph_parse(ctx, r->element[1], &out->eph.events, &out->eph.count, &out->eph.next);
+	return true;
+}
+
+void
+bus_poll_begin(struct ctx *ctx, size_t n, const struct bus_poll *polls,
+    struct bus_poll_start *out)
+{
+	const char	***argvs;
+	int		 *argcs;
+	redisReply	**replies;
+	size_t		  i;
+
+	if (n == 0)
+		return;
+	argvs = arena_alloc(ctx->arena, sizeof(*argvs) * n);
+	argcs = arena_alloc(ctx->arena, sizeof(*argcs) * n);
+	replies = arena_alloc(ctx->arena, sizeof(*replies) * n);
+	for (i = 0; i < n; i++) {
+		argvs[i] = begin_argv(ctx, &polls[i]);
+		argcs[i] = 16;
+	}
+	bus_pipeline(ctx->bus, n, argcs, (const char **const *)argvs, replies);
+	for (i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].eph.next = polls[i].eph_after;
+		(void)begin_reply(ctx, replies[i], &out[i]);
+		if (replies[i] != NULL)
+			freeReplyObject(replies[i]);
+	}
 }
 
 void

@@ -40,6 +40,13 @@ enum err	 chat_session_refresh(struct ctx *, struct session *out);
 /* Verifies a bearer token and that its device is live: fills ctx->user_id and
  * ctx->device_id. ERR_UNAUTHORIZED or ERR_UNAVAILABLE. */
 enum err	 chat_authenticate(struct ctx *, const char *token);
+/* The first half of it: the token alone (signature, claims), no query; fills
+ * ctx->user_id and ctx->device_id. ERR_UNAUTHORIZED. */
+enum err	 chat_authenticate_token(struct ctx *, const char *token);
+/* The second half, for n callers at once (held polls): live[i] when device_ids[i] of
+ * user_ids[i] exists and is not logged out. ERR_UNAVAILABLE or ERR_INTERNAL. */
+enum err	 chat_devices_live(struct ctx *, size_t n, const char *const *user_ids,
+		    const char *const *device_ids, bool *live);
 
 /* ---------------------------------------------------------------- ids and cursors */
 
@@ -138,11 +145,11 @@ struct poll_begin {
 	uint64_t	 poll_id;	/* 0: not held */
 	unsigned	 max_per_device;
 };
-/* Before a poll's first read: keeps the caller present (announcing it when it comes
- * online), registers the poll so that what commits after the read wakes it, counts it
- * against its device, and reads its ephemeral events into *eph (not ok while Redis is
- * down). */
-void		 chat_poll_begin(struct ctx *, const struct poll_begin *b,
+/* Before the first reads of n polls, in one round trip: keeps each caller present
+ * (announcing it when it comes online), registers the poll so that what commits after
+ * the read wakes it, counts it against its device, and reads its ephemeral events into
+ * eph[i] (not ok while Redis is down). */
+void		 chat_poll_begin(struct ctx *, size_t n, const struct poll_begin *b,
 		    struct eph_read *eph);
 
 /* chat_events_read for n polls at once: one statement for all (a message to a group

@@ -114,29 +114,34 @@ cut(uint64_t after, uint32_t limit, uint64_t top, struct event_page *out)
 }
 
 void
-chat_poll_begin(struct ctx *ctx, const struct poll_begin *b, struct eph_read *eph)
+chat_poll_begin(struct ctx *ctx, size_t n, const struct poll_begin *b, struct eph_read *eph)
 {
-	struct bus_poll		p;
-	struct bus_poll_start	st;
+	struct bus_poll		*p;
+	struct bus_poll_start	*st;
+	size_t			 i;
 
-	p.user_id = b->user_id;
-	p.device_id = b->device_id;
-	p.presence_ttl_s = ctx->cfg->presence_ttl_s;
-	p.hold_ttl_s = b->hold_ttl_s;
-	p.poll_id = b->poll_id;
-	p.max_per_device = b->max_per_device;
-	p.eph_after.ms = b->after.eph_ms;
-	p.eph_after.seq = b->after.eph_seq;
-	p.eph_max = b->limit;
-	if (bus_poll_begin(ctx, &p, &st) != ERR_OK) {
-		/* Redis is down: the poll goes on with its durable events only. */
-		memset(eph, 0, sizeof(*eph));
-		eph->next = p.eph_after;
+	if (n == 0)
 		return;
+	p = arena_alloc(ctx->arena, sizeof(*p) * n);
+	st = arena_alloc(ctx->arena, sizeof(*st) * n);
+	for (i = 0; i < n; i++) {
+		p[i].user_id = b[i].user_id;
+		p[i].device_id = b[i].device_id;
+		p[i].presence_ttl_s = ctx->cfg->presence_ttl_s;
+		p[i].hold_ttl_s = b[i].hold_ttl_s;
+		p[i].poll_id = b[i].poll_id;
+		p[i].max_per_device = b[i].max_per_device;
+		p[i].eph_after.ms = b[i].after.eph_ms;
+		p[i].eph_after.seq = b[i].after.eph_seq;
+		p[i].eph_max = b[i].limit;
 	}
-	*eph = st.eph;
-	if (st.came_online)
-		chat_presence_came(ctx, b->user_id, st.status);
+	/* While Redis is down, polls go on with their durable events only. */
+	bus_poll_begin(ctx, n, p, st);
+	for (i = 0; i < n; i++) {
+		eph[i] = st[i].eph;
+		if (st[i].came_online)
+			chat_presence_came(ctx, b[i].user_id, st[i].status);
+	}
 }
 
 /* Ephemeral events live in Redis only: while it is down, polls go on without. The

@@ -99,23 +99,46 @@ chat_session_refresh(struct ctx *ctx, struct session *out)
 }
 
 enum err
-chat_authenticate(struct ctx *ctx, const char *token)
+chat_authenticate_token(struct ctx *ctx, const char *token)
 {
 	struct token_key	key;
 	struct token_claims	claims;
-	enum err		e;
 
 	chat_token_key(ctx, &key);
-	e = token_verify(&key, token, text_now_us() / 1000000, &claims);
-	if (e != ERR_OK)
+	if (token_verify(&key, token, text_now_us() / 1000000, &claims) != ERR_OK)
 		return ERR_UNAUTHORIZED;
-	/* The device must still exist and not be logged out: checked on every request. */
-	e = store_device_check(ctx, claims.sub, claims.did);
-	if (e == ERR_NOT_FOUND)
-		return ERR_UNAUTHORIZED;
-	if (e != ERR_OK)
-		return e == ERR_UNAVAILABLE ? e : ERR_INTERNAL;
 	ctx->user_id = arena_strdup(ctx->arena, claims.sub);
 	ctx->device_id = arena_strdup(ctx->arena, claims.did);
 	return ERR_OK;
+}
+
+enum err
+chat_devices_live(struct ctx *ctx, size_t n, const char *const *user_ids,
+    const char *const *device_ids, bool *live)
+{
+	enum err	e;
+
+	e = store_device_check(ctx, n, user_ids, device_ids, live);
+	if (e != ERR_OK)
+		return e == ERR_UNAVAILABLE ? e : ERR_INTERNAL;
+	return ERR_OK;
+}
+
+enum err
+chat_authenticate(struct ctx *ctx, const char *token)
+{
+	enum err	e;
+	bool		live;
+
+	e = chat_authenticate_token(ctx, token);
+	/* The device must still exist and not be logged out: checked on every request. */
+	if (e == ERR_OK)
+		e = chat_devices_live(ctx, 1, &ctx->user_id, &ctx->device_id, &live);
+	if (e == ERR_OK && !live)
+		e = ERR_UNAUTHORIZED;
+	if (e != ERR_OK) {
+		ctx->user_id = NULL;
+		ctx->device_id = NULL;
+	}
+	return e;
 }

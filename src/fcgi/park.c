@@ -577,11 +577,14 @@ park_start(const struct settings *cfg)
 	park.threads = calloc(park.nthreads, sizeof(*park.threads));
 	if (park.threads == NULL)
 		abort();
-	for (i = 0; i < park.nthreads; i++)
+	for (i = 0; i < park.nthreads; i++) {
 		if (pthread_create(&park.threads[i], NULL, answer_main, NULL) != 0)
 			abort();
+		pthread_setname_np(park.threads[i], "chatd-answer");
+	}
 	if (pthread_create(&park.timer, NULL, timer_main, NULL) != 0)
 		abort();
+	pthread_setname_np(park.timer, "chatd-timer");
 }
 
 void

@@ -409,6 +409,7 @@ fcgi_start(int listen_fd, const struct settings *cfg)
 	park_start(cfg);
 	if (pthread_create(&pool.housekeeper, NULL, housekeeping_main, (void *)(uintptr_t)cfg) != 0)
 		abort();
+	pthread_setname_np(pool.housekeeper, "chatd-house");
 	pool.count = cfg->threads;
 	pool.workers = calloc(pool.count, sizeof(*pool.workers));
 	if (pool.workers == NULL)
@@ -424,6 +425,7 @@ fcgi_start(int listen_fd, const struct settings *cfg)
 			log_error("cannot start worker thread %u", i);
 			abort();
 		}
+		pthread_setname_np(w->thread, "chatd-worker");
 	}
 }
 

@@ -164,50 +164,67 @@ forget_answered(struct ctx *ctx, struct req *const *rqs, size_t n, const enum er
 	bus_device_polls_done(ctx, k, devices, ids);
 }
 
-/* The start of a poll: Redis first (presence, registry, the device's count, the
- * ephemeral events), then, for a poll answered at once, PostgreSQL, whose read
- * acknowledges the client's cursor. */
+/* What the Redis part of a poll's start needs. */
+static void
+begin_of(const struct req *rq, unsigned hold_ttl_s, struct poll_begin *b)
+{
+	b->user_id = rq->hold.user_id;
+	b->device_id = rq->hold.device_id;
+	b->after.xid = rq->hold.cursor_xid;
+	b->after.eph_ms = rq->hold.cursor_eph_ms;
+	b->after.eph_seq = rq->hold.cursor_eph_seq;
+	b->limit = rq->hold.limit;
+	b->hold_ttl_s = hold_ttl_s;
+	b->poll_id = rq->hold.poll_id;
+	b->max_per_device = POLLS_PER_DEVICE;
+}
+
+/* A poll answered at once (timeout=0): Redis first (presence, the ephemeral events),
+ * then PostgreSQL, whose read acknowledges the client's cursor. */
 static enum err
-poll_once(struct req *rq, unsigned timeout_s)
+poll_now(struct req *rq)
 {
 	struct event_page	page;
 	struct poll_begin	b;
 	struct poll_req		poll;
 	struct eph_read		eph;
-	struct req		*self;
 	enum err		e;
 
-	b.user_id = rq->hold.user_id;
-	b.device_id = rq->hold.device_id;
-	b.after.xid = rq->hold.cursor_xid;
-	b.after.eph_ms = rq->hold.cursor_eph_ms;
-	b.after.eph_seq = rq->hold.cursor_eph_seq;
-	b.limit = rq->hold.limit;
-	b.hold_ttl_s = timeout_s > 0 ? timeout_s + 30 : 0;
-	b.poll_id = rq->hold.poll_id;
-	b.max_per_device = POLLS_PER_DEVICE;
+	begin_of(rq, 0, &b);
 	rq->hold.read_start_us = text_mono_us();
-	chat_poll_begin(&rq->ctx, &b, &eph);
-	if (timeout_s > 0 && eph.count == 0) {
-		/* To be held: the park makes its first read (and acknowledgement) together
-		 * with those of other polls, after the answers of woken ones. */
-		rq->hold_requested = true;
-		rq->hold_fresh = true;
-		return ERR_OK;
-	}
+	chat_poll_begin(&rq->ctx, 1, &b, &eph);
 	poll_of(rq, true, &poll);
 	poll.eph = &eph;
 	e = chat_events_read_many(&rq->ctx, 1, &poll, &page);
-	if (e == ERR_OK)
-		e = decide(rq, &page, timeout_s == 0);
-	self = rq;
-	forget_answered(&rq->ctx, &self, 1, &e);
-	return e;
+	if (e != ERR_OK)
+		return e;
+	return decide(rq, &page, true);
+}
+
+/* Answered here rather than held: the device is checked first (a 401 comes before any
+ * other answer). */
+static enum err
+check_device(struct req *rq)
+{
+	enum err	e;
+	bool		live;
+
+	if (!rq->device_unchecked)
+		return ERR_OK;
+	e = chat_devices_live(&rq->ctx, 1, &rq->ctx.user_id, &rq->ctx.device_id, &live);
+	if (e != ERR_OK)
+		return e;
+	if (!live)
+		return req_fail(rq, ERR_UNAUTHORIZED, UNAUTHORIZED_MESSAGE);
+	rq->device_unchecked = false;
+	return ERR_OK;
 }
 
 /* GET /v1/events?cursor=&timeout=&limit=: 200 events (at once, or when one arrives, or
- * empty at the timeout), 400 bad parameters or a cursor the server did not make, 410 a
- * cursor it can no longer resume, 503 at capacity (Retry-After). */
+ * empty at the timeout), 401 a logged-out device, 400 bad parameters or a cursor the
+ * server did not make, 410 a cursor it can no longer resume, 503 at capacity
+ * (Retry-After). A poll that may be held goes to the park at once: the park checks its
+ * device, registers it and makes its first read together with other polls'. */
 enum err
 handle_event_poll(struct req *rq)
 {
@@ -218,7 +235,10 @@ handle_event_poll(struct req *rq)
 	bool			 present;
 	struct event_page	 page;
 	enum err		 e;
+	enum err		 d;
 
+	limit = POLL_LIMIT_DEFAULT;
+	timeout_s = POLL_TIMEOUT_DEFAULT_S;
 	e = req_query(rq, "cursor", &cursor);
 	if (e == ERR_OK)
 		e = query_number(rq, "timeout", POLL_TIMEOUT_MAX_S, &present, &timeout_s);
@@ -226,17 +246,38 @@ handle_event_poll(struct req *rq)
 		timeout_s = POLL_TIMEOUT_DEFAULT_S;
 	if (e == ERR_OK)
 		e = query_number(rq, "limit", POLL_LIMIT_MAX, &present, &limit);
-	if (e != ERR_OK) {
-		chat_presence_touch(&rq->ctx);
-		return e;
-	}
-	if (!present)
+	if (e == ERR_OK && !present)
 		limit = POLL_LIMIT_DEFAULT;
 	if (limit < 1)
 		limit = 1;
+	if (e == ERR_OK && cursor != NULL && chat_cursor_decode(&rq->ctx, cursor, &pos) != ERR_OK)
+		e = req_fail(rq, ERR_BAD_REQUEST, "cursor: not a cursor of this server");
+	if (e == ERR_OK && cursor != NULL) {
+		memcpy(rq->hold.user_id, rq->ctx.user_id, 37);
+		memcpy(rq->hold.device_id, rq->ctx.device_id, 37);
+		rq->hold.cursor_xid = pos.xid;
+		rq->hold.cursor_eph_ms = pos.eph_ms;
+		rq->hold.cursor_eph_seq = pos.eph_seq;
+		rq->hold.limit = (uint32_t)limit;
+		rq->hold.deadline_us = text_mono_us() + timeout_s * 1000000;
+		if (timeout_s > 0 && http_hold_room()) {
+			/* Counted against its device (at most 4 held polls each). */
+			rq->hold.poll_id = atomic_fetch_add(&poll_ids, 1) + 1;
+			rq->hold_requested = true;
+			rq->hold_fresh = true;
+			return ERR_OK;
+		}
+	}
+	d = check_device(rq);
+	if (d != ERR_OK)
+		return d;
+	/* Any request keeps the caller present (poll_now's script does it too). */
+	if (e != ERR_OK || cursor == NULL || timeout_s > 0)
+		chat_presence_touch(&rq->ctx);
+	if (e != ERR_OK)
+		return e;
 	if (cursor == NULL) {
 		/* No cursor: the current position, at once. */
-		chat_presence_touch(&rq->ctx);
 		e = chat_events_position(&rq->ctx, &pos);
 		if (e != ERR_OK)
 			return e;
@@ -244,64 +285,119 @@ handle_event_poll(struct req *rq)
 		page.next = pos;
 		return reply_events(rq, &page);
 	}
-	if (chat_cursor_decode(&rq->ctx, cursor, &pos) != ERR_OK) {
-		chat_presence_touch(&rq->ctx);
-		return req_fail(rq, ERR_BAD_REQUEST, "cursor: not a cursor of this server");
-	}
-	memcpy(rq->hold.user_id, rq->ctx.user_id, 37);
-	memcpy(rq->hold.device_id, rq->ctx.device_id, 37);
-	rq->hold.cursor_xid = pos.xid;
-	rq->hold.cursor_eph_ms = pos.eph_ms;
-	rq->hold.cursor_eph_seq = pos.eph_seq;
-	rq->hold.limit = (uint32_t)limit;
-	rq->hold.deadline_us = text_mono_us() + timeout_s * 1000000;
 	if (timeout_s > 0) {
-		if (!http_hold_room()) {
-			chat_presence_touch(&rq->ctx);
-			rq->ctx.retry_after_s = 2;
-			return req_fail(rq, ERR_UNAVAILABLE, "too many held polls, retry shortly");
-		}
-		/* Counted against its device (at most 4 held polls each) from the start. */
-		rq->hold.poll_id = atomic_fetch_add(&poll_ids, 1) + 1;
+		rq->ctx.retry_after_s = 2;
+		return req_fail(rq, ERR_UNAVAILABLE, "too many held polls, retry shortly");
 	}
-	return poll_once(rq, (unsigned)timeout_s);
+	return poll_now(rq);
+}
+
+/* The new polls of a batch: their devices, in one statement (a logged-out one answers
+ * 401), then their Redis part, in one round trip. eph[i] is poll i's ephemeral read
+ * (polls[i].eph points there); errs[i] is set for those answered already. */
+static void
+start_fresh(struct ctx *ctx, struct req *const *rqs, size_t n, struct poll_req *polls,
+    struct eph_read *eph, enum err *errs)
+{
+	const char		**users;
+	const char		**devices;
+	struct poll_begin	 *b;
+	struct eph_read		 *got;
+	size_t			 *which;
+	bool			 *live;
+	size_t			  i;
+	size_t			  k;
+	enum err		  e;
+
+	users = arena_alloc(ctx->arena, sizeof(*users) * n);
+	devices = arena_alloc(ctx->arena, sizeof(*devices) * n);
+	live = arena_alloc(ctx->arena, sizeof(*live) * n);
+	for (i = 0; i < n; i++) {
+		users[i] = polls[i].user_id;
+		devices[i] = polls[i].device_id;
+	}
+	e = chat_devices_live(ctx, n, users, devices, live);
+	b = arena_alloc(ctx->arena, sizeof(*b) * n);
+	which = arena_alloc(ctx->arena, sizeof(*which) * n);
+	got = arena_alloc(ctx->arena, sizeof(*got) * n);
+	for (i = k = 0; i < n; i++) {
+		if (e != ERR_OK)
+			errs[i] = e;
+		else if (!live[i])
+			errs[i] = req_fail(rqs[i], ERR_UNAUTHORIZED, UNAUTHORIZED_MESSAGE);
+		else {
+			begin_of(rqs[i], (unsigned)((rqs[i]->hold.deadline_us -
+			    rqs[i]->start_us) / 1000000) + 30, &b[k]);
+			which[k++] = i;
+		}
+	}
+	chat_poll_begin(ctx, k, b, got);
+	for (i = 0; i < k; i++) {
+		eph[which[i]] = got[i];
+		polls[which[i]].eph = &eph[which[i]];
+	}
 }
 
 /* Held polls (new ones for their first read, which acknowledges their cursor; woken,
  * re-checked, or final: timeout, replaced, shutting down), read together in one
- * statement. They share the first request's connections and arena. A
- * final poll that nothing woke since its last read answers its position without a read:
- * the client's next poll reads from there, so nothing is lost, and thousands of polls
- * timing out together cost no queries. */
+ * statement. They share the first request's connections and arena. A final poll that
+ * nothing woke since its last read answers its position without a read: the client's
+ * next poll reads from there, so nothing is lost, and thousands of polls timing out
+ * together cost no queries. */
 void
 handle_event_resume_many(struct req *const *rqs, size_t n, enum err *errs)
 {
 	struct event_page	 empty;
 	struct event_page	*pages;
 	struct poll_req		*polls;
+	struct poll_req		*fpolls;
+	struct req		**fresh;
+	struct eph_read		*eph;
 	struct ctx		*ctx;
 	size_t			*which;
 	int64_t			 now;
 	size_t			 i;
 	size_t			 k;
+	size_t			 nf;
+	enum err		*ferrs;
 	enum err		 e;
 
 	ctx = &rqs[0]->ctx;
 	polls = arena_alloc(ctx->arena, sizeof(*polls) * n);
 	pages = arena_alloc(ctx->arena, sizeof(*pages) * n);
 	which = arena_alloc(ctx->arena, sizeof(*which) * n);
+	fresh = arena_alloc(ctx->arena, sizeof(*fresh) * n);
+	fpolls = arena_alloc(ctx->arena, sizeof(*fpolls) * n);
+	ferrs = arena_alloc(ctx->arena, sizeof(*ferrs) * n);
+	eph = arena_alloc(ctx->arena, sizeof(*eph) * n);
 	now = text_mono_us();
-	for (i = k = 0; i < n; i++) {
-		if (rqs[i]->hold_final && !rqs[i]->hold_dirty) {
+	/* New polls first: checked and registered before anything is read for them. */
+	for (i = nf = 0; i < n; i++) {
+		errs[i] = ERR_OK;
+		if (!rqs[i]->hold_fresh)
+			continue;
+		fresh[nf] = rqs[i];
+		poll_of(rqs[i], true, &fpolls[nf]);
+		ferrs[nf++] = ERR_OK;
+	}
+	if (nf > 0)
+		start_fresh(ctx, fresh, nf, fpolls, eph, ferrs);
+	for (i = k = nf = 0; i < n; i++) {
+		if (rqs[i]->hold_fresh) {
+			errs[i] = ferrs[nf];
+			polls[k] = fpolls[nf++];
+			if (errs[i] != ERR_OK)
+				continue;
+		} else if (rqs[i]->hold_final && !rqs[i]->hold_dirty) {
 			memset(&empty, 0, sizeof(empty));
 			empty.next.xid = rqs[i]->hold.cursor_xid;
 			empty.next.eph_ms = rqs[i]->hold.cursor_eph_ms;
 			empty.next.eph_seq = rqs[i]->hold.cursor_eph_seq;
 			errs[i] = reply_events(rqs[i], &empty);
 			continue;
-		}
+		} else
+			poll_of(rqs[i], false, &polls[k]);
 		rqs[i]->hold.read_start_us = now;
-		poll_of(rqs[i], rqs[i]->hold_fresh, &polls[k]);
 		which[k++] = i;
 	}
 	e = k > 0 ? chat_events_read_many(ctx, k, polls, pages) : ERR_OK;

@@ -8,6 +8,9 @@
 
 #include "http/http.h"
 
+/* The public message of a 401 for a bad, expired or logged-out token. */
+#define UNAUTHORIZED_MESSAGE	"the token is invalid, expired or logged out"
+
 typedef enum err handler_fn(struct req *);
 
 handler_fn	handle_health_show;

@@ -75,6 +75,7 @@ struct req {
 	const char		*param_values[REQ_MAX_PARAMS];
 	unsigned		 param_count;
 	const char		*allow;		/* Allow header of a 405 */
+	bool			 device_unchecked; /* R_LATE_AUTH: token checked only */
 
 	/* The response. */
 	int			 status;

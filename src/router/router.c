@@ -37,7 +37,7 @@ static const struct route routes[] = {
 	{ "/v1/messages", handle_message_list, M_GET, R_AUTH },
 	{ "/v1/messages/{message_id}", handle_message_show, M_GET, R_AUTH },
 	{ "/v1/messages/{message_id}/receipts", handle_message_receipts, M_GET, R_AUTH },
-	{ "/v1/events", handle_event_poll, M_GET, R_AUTH | R_OWN_TOUCH },
+	{ "/v1/events", handle_event_poll, M_GET, R_AUTH | R_LATE_AUTH },
 	{ "/v1/chats", handle_chat_list, M_GET, R_AUTH },
 	{ "/v1/chats/{chat_id}/read", handle_chat_read, M_POST, R_AUTH | R_JSON },
 	{ "/v1/chats/{chat_id}/typing", handle_chat_typing, M_POST, R_AUTH | R_JSON },
@@ -132,7 +132,7 @@ bearer(const char *h)
 }
 
 static enum err
-authenticate(struct req *rq, bool touch)
+authenticate(struct req *rq, bool late)
 {
 	const char	*tok;
 	enum err	 e;
@@ -140,11 +140,15 @@ authenticate(struct req *rq, bool touch)
 	tok = bearer(rq->authorization);
 	if (tok == NULL)
 		return req_fail(rq, ERR_UNAUTHORIZED, "a bearer token is required");
-	e = chat_authenticate(&rq->ctx, tok);
+	if (late) {
+		e = chat_authenticate_token(&rq->ctx, tok);
+		rq->device_unchecked = e == ERR_OK;
+	} else
+		e = chat_authenticate(&rq->ctx, tok);
 	if (e == ERR_UNAUTHORIZED)
-		return req_fail(rq, e, "the token is invalid, expired or logged out");
+		return req_fail(rq, e, UNAUTHORIZED_MESSAGE);
 	/* Any authenticated request keeps the caller present. */
-	if (e == ERR_OK && touch)
+	if (e == ERR_OK && !late)
 		chat_presence_touch(&rq->ctx);
 	return e;
 }
@@ -180,7 +184,7 @@ router_dispatch(struct req *rq)
 	}
 	rq->route = r;
 	if ((r->flags & R_AUTH) && !((r->flags & R_SIGNED) && signed_query(rq))) {
-		e = authenticate(rq, !(r->flags & R_OWN_TOUCH));
+		e = authenticate(rq, (r->flags & R_LATE_AUTH) != 0);
 		if (e != ERR_OK)
 			return e;
 	}

@@ -15,8 +15,11 @@ enum route_flag {
 	R_SIGNED = 1 << 2,	/* with R_AUTH: a signed query (sig=...) stands in for the
 				 * token; the handler checks the signature */
 	R_RAW = 1 << 3,		/* reads a raw body (documentation: the handler's cap) */
-	R_OWN_TOUCH = 1 << 4,	/* with R_AUTH: the handler keeps the caller present
-				 * itself (a poll does it in the script it runs anyway) */
+	R_LATE_AUTH = 1 << 4,	/* with R_AUTH: the router checks the token only; the
+				 * handler checks the device (rq->device_unchecked) and keeps
+				 * the caller present itself: a poll to be held has both
+				 * done with others' by the park, in one statement and
+				 * one round trip to Redis */
 };
 
 /* Routes the request and returns the handler's outcome. */

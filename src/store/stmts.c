@@ -35,8 +35,8 @@
 
 /* The events of a batch of polls ($1 users, $2 their positions, in the same order). Each
  * poll's periods (p) are those of the chats changed after its position (chats.last_xid,
- * sql/0004_feed.sql): only they are probed for messages and member events. Receipts come
- * from the notes addressed to the poll's user. Every probe is a LATERAL subquery with a
+ * sql/0004_feed.sql): only they are probed for messages and member events. Receipts are
+ * those addressed to the poll's user. Every probe is a LATERAL subquery with a
  * LIMIT (at most $3 rows per poll are kept anyway), which the planner cannot flatten: each
  * stays an index range scan per poll or chat, whatever the sizes of the tables, and the
  * messages' partition is chosen per chat at run time. */
@@ -67,7 +67,7 @@
 	"SELECT q.i, r.xid, 3, r.chat_id, r.id, r.seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
 	"NULL::int8, (extract(epoch FROM r.created_at) * 1e6)::int8, NULL, NULL, NULL::int8, " \
 	"r.user_id, r.status, NULL::uuid " \
-	"FROM q CROSS JOIN LATERAL (SELECT * FROM receipt_notes r WHERE r.to_user = q.u " \
+	"FROM q CROSS JOIN LATERAL (SELECT * FROM receipts r WHERE r.to_user = q.u " \
 	"AND r.xid > q.after AND " TOP("r") " AND (SELECT true FROM chat_members cm " \
 	"WHERE cm.chat_id = r.chat_id AND cm.user_id = q.u AND cm.to_seq IS NULL LIMIT 1) " \
 	"ORDER BY r.xid LIMIT $3::int8) r), " \
@@ -98,11 +98,16 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	[STMT_DEVICE_INSERT] = { "device_insert",
 	    "INSERT INTO devices (user_id, name) VALUES ($1::uuid, $2) "
 	    "RETURNING id, (extract(epoch FROM created_at) * 1e6)::int8" },
+	/* Which of the devices $1 (of the users $2) are live: their indexes (from 1), and
+	 * whether last_seen is more than a minute old. */
 	[STMT_DEVICE_CHECK] = { "device_check",
-	    "SELECT last_seen < now() - interval '60 seconds' FROM devices "
-	    "WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL" },
+	    "SELECT t.i, d.last_seen < now() - interval '60 seconds' "
+	    "FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t (d, u, i) "
+	    "JOIN devices d ON d.id = t.d AND d.user_id = t.u AND d.revoked_at IS NULL" },
+	/* last_seen is informational (the sessions list): committed asynchronously. */
 	[STMT_DEVICE_TOUCH] = { "device_touch",
-	    "UPDATE devices SET last_seen = now() WHERE id = $1::uuid" },
+	    "WITH s AS (SELECT set_config('synchronous_commit', 'off', true)) "
+	    "UPDATE devices SET last_seen = now() FROM s WHERE id = ANY ($1::uuid[])" },
 	[STMT_DEVICE_LIST] = { "device_list",
 	    "SELECT id, name, (extract(epoch FROM created_at) * 1e6)::int8, "
 	    "(extract(epoch FROM last_seen) * 1e6)::int8 FROM devices "
@@ -155,10 +160,10 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	    "(extract(epoch FROM CASE "
 	    "WHEN o.read_seq >= $2::int8 THEN (SELECT r.created_at FROM receipts r "
 	    "WHERE r.chat_id = o.chat_id AND r.user_id = o.user_id AND r.status = 'read' "
-	    "AND r.seq >= $2::int8 ORDER BY r.seq LIMIT 1) "
+	    "AND r.to_user = $3::uuid AND r.seq >= $2::int8 ORDER BY r.seq LIMIT 1) "
 	    "WHEN o.delivered_seq >= $2::int8 THEN (SELECT r.created_at FROM receipts r "
-	    "WHERE r.chat_id = o.chat_id AND r.user_id = o.user_id AND r.seq >= $2::int8 "
-	    "ORDER BY r.created_at LIMIT 1) END) * 1e6)::int8 "
+	    "WHERE r.chat_id = o.chat_id AND r.user_id = o.user_id AND r.to_user = $3::uuid "
+	    "AND r.seq >= $2::int8 ORDER BY r.created_at LIMIT 1) END) * 1e6)::int8 "
 	    "FROM chat_members o WHERE o.chat_id = $1::uuid AND o.user_id <> $3::uuid "
 	    "AND o.from_seq < $2::int8 AND (o.to_seq IS NULL OR o.to_seq >= $2::int8) "
 	    "ORDER BY o.user_id" },

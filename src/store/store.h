@@ -61,9 +61,11 @@ enum err	 store_user_credentials(struct ctx *, const char *username, const char 
 
 enum err	 store_device_create(struct ctx *, const char *user_id, const char *name,
 		    struct device *out);
-/* ERR_OK when the device exists, belongs to user_id and is not revoked; ERR_NOT_FOUND
- * otherwise. Refreshes last_seen when it is older than a minute. */
-enum err	 store_device_check(struct ctx *, const char *user_id, const char *device_id);
+/* Which of n devices (device_ids[i] of user_ids[i]) exist, belong to their user and are
+ * not revoked (live[i]), in one statement. Refreshes last_seen when it is older than a
+ * minute. */
+enum err	 store_device_check(struct ctx *, size_t n, const char *const *user_ids,
+		    const char *const *device_ids, bool *live);
 /* The live devices of a user, oldest first (arrays in the arena). */
 enum err	 store_device_list(struct ctx *, const char *user_id, struct device **out,
 		    size_t *count);

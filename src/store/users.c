@@ -121,24 +121,51 @@ store_device_create(struct ctx *ctx, const char *user_id, const char *name,
 }
 
 enum err
-store_device_check(struct ctx *ctx, const char *user_id, const char *device_id)
+store_device_check(struct ctx *ctx, size_t n, const char *const *user_ids,
+    const char *const *device_ids, bool *live)
 {
-	const char	*params[2] = { device_id, user_id };
-	PGresult	*res;
-	enum err	 e;
-	bool		 stale;
+	static const char nil[] = "00000000-0000-0000-0000-000000000000";
+	const char	 *params[2];
+	const char	**devs;
+	const char	**users;
+	const char	**stale;
+	PGresult	 *res;
+	uint64_t	  i;
+	size_t		  k;
+	size_t		  ns;
+	enum err	  e;
+	int		  row;
 
-	if (!text_id_valid(device_id) || !text_id_valid(user_id))
-		return ERR_NOT_FOUND;
-	e = exec_one(ctx, STMT_DEVICE_CHECK, 2, params, &res);
+	devs = arena_alloc(ctx->arena, sizeof(*devs) * (n > 0 ? n : 1));
+	users = arena_alloc(ctx->arena, sizeof(*users) * (n > 0 ? n : 1));
+	stale = arena_alloc(ctx->arena, sizeof(*stale) * (n > 0 ? n : 1));
+	/* A malformed id is no live device (and never reaches SQL). */
+	for (k = 0; k < n; k++) {
+		live[k] = false;
+		devs[k] = text_id_valid(device_ids[k]) ? device_ids[k] : nil;
+		users[k] = text_id_valid(user_ids[k]) ? user_ids[k] : nil;
+	}
+	params[0] = store_id_array(ctx, devs, n);
+	params[1] = store_id_array(ctx, users, n);
+	e = store_exec(ctx, STMT_DEVICE_CHECK, 2, params, &res);
 	if (e != ERR_OK)
 		return e;
-	stale = PQgetvalue(res, 0, 0)[0] == 't';
+	ns = 0;
+	for (row = 0; row < PQntuples(res); row++) {
+		if (!text_parse_u64(PQgetvalue(res, row, 0), n, &i) || i < 1)
+			continue;
+		live[i - 1] = true;
+		if (PQgetvalue(res, row, 1)[0] == 't')
+			stale[ns++] = device_ids[i - 1];
+	}
 	PQclear(res);
 	/* last_seen is refreshed at most once a minute: one write per device and minute,
 	 * not one per request. */
-	if (stale && store_exec(ctx, STMT_DEVICE_TOUCH, 1, params, &res) == ERR_OK)
-		PQclear(res);
+	if (ns > 0) {
+		params[0] = store_id_array(ctx, stale, ns);
+		if (store_exec(ctx, STMT_DEVICE_TOUCH, 1, params, &res) == ERR_OK)
+			PQclear(res);
+	}
 	return ERR_OK;
 }
 
