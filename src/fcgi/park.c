@@ -32,7 +32,8 @@
 
 #define USER_BUCKETS		16384
 #define POLLS_PER_DEVICE	4
-#define RECENT_WAKES		4096
+#define RECENT_WAKES		8192	/* slots of the last-wake table */
+#define RECENT_WINDOW_US	2000000
 #define RECHECK_COUNT		3
 #define DOWN_REREAD_US		1000000
 #define ANSWER_BATCH		256
@@ -74,11 +75,10 @@ static struct {
 	int64_t			 next_down_reread_us;
 	bool			 stopping;
 	bool			 draining;
-	/* Recent wake-ups by user hash: a poll parked after a wake-up that came while it
-	 * was reading goes straight to READY. */
-	uint32_t		 recent_hash[RECENT_WAKES];
+	/* The last wake-up of each user, by hash (a collision only costs a re-check): a
+	 * poll whose first read came shortly after a wake-up of its user may have missed
+	 * rows still above the feed's horizon, so it is re-checked. */
 	int64_t			 recent_us[RECENT_WAKES];
-	unsigned		 recent_next;
 	const struct settings	*cfg;
 	pthread_t		*threads;
 	unsigned		 nthreads;
@@ -245,14 +245,7 @@ cap_device(const struct hold *h)
 static bool
 woken_since(const char *user_id, int64_t since_us)
 {
-	uint32_t	h;
-	unsigned	i;
-
-	h = hash_user(user_id);
-	for (i = 0; i < RECENT_WAKES; i++)
-		if (park.recent_hash[i] == h && park.recent_us[i] >= since_us)
-			return true;
-	return false;
+	return park.recent_us[hash_user(user_id) % RECENT_WAKES] >= since_us;
 }
 
 /* Queues a new poll for its first read, behind the woken ones. */
@@ -315,9 +308,7 @@ park_wake_users(const char *const *user_ids, size_t count)
 	pthread_mutex_lock(&park.mu);
 	for (i = 0; i < count; i++) {
 		h = hash_user(user_ids[i]);
-		park.recent_hash[park.recent_next] = h;
-		park.recent_us[park.recent_next] = now;
-		park.recent_next = (park.recent_next + 1) % RECENT_WAKES;
+		park.recent_us[h % RECENT_WAKES] = now;
 		for (e = park.users[h % USER_BUCKETS]; e != NULL; e = e->user_next)
 			if (strcmp(e->h.user_id, user_ids[i]) == 0) {
 				e->rechecks = 0;
@@ -440,11 +431,6 @@ answer(struct worker_res *res, struct held **batch, const bool *dirty, size_t n)
 	for (i = 0; i < n; i++) {
 		if (errs[i] == ERR_OK && rqs[i].hold_requested) {
 			batch[i]->h = rqs[i].hold;
-			/* A first read that nothing woke needs no re-checks (a wake-up
-			 * before it may have found rows still above the horizon). */
-			if (batch[i]->fresh && !dirty[i])
-				batch[i]->rechecks = RECHECK_COUNT;
-			batch[i]->fresh = false;
 			continue;
 		}
 		fcgi_req_finish(&rqs[i], batch[i]->r, errs[i]);
@@ -468,6 +454,13 @@ settle(struct held *e)
 		return;
 	}
 	e->state = H_PARKED;
+	if (e->fresh) {
+		/* A first read needs re-checks only when its user was woken shortly
+		 * before it: the rows of that change may have been above the horizon. */
+		e->fresh = false;
+		if (!woken_since(e->h.user_id, e->h.read_start_us - RECENT_WINDOW_US))
+			e->rechecks = RECHECK_COUNT;
+	}
 	if (e->woken || park.draining) {
 		e->woken = false;
 		e->final = e->final || park.draining;
