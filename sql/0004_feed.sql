@@ -9,6 +9,10 @@
 --    poll at position p probes only the chats with last_xid > p: a row of the chat with
 --    xid > p that is visible to the poll's snapshot comes from a committed transaction,
 --    whose update of last_xid is visible too.
+--    And messages and member events are indexed by xid alone: for polls whose position
+--    is recent (the usual case: the client polled again at once), the chats changed
+--    since then are found from what was written since, however many chats the users
+--    belong to; only an old position walks its user's memberships.
 -- 2. Receipts are addressed: one row per member whose messages a receipt covers (the
 --    senders in its range other than the reader), found by (to_user, xid). A poll no
 --    longer scans every receipt of a group to find the few that concern its user, and
@@ -21,9 +25,17 @@
 --    pointers of a batch of polls in one call and commits asynchronously (see there).
 
 ALTER TABLE chats ADD COLUMN last_xid xid8 NOT NULL DEFAULT '0';
+-- The sender of the last message (seq last_seq): an acknowledgement of that one message
+-- knows whom its receipt goes to without reading it.
+ALTER TABLE chats ADD COLUMN last_sender uuid;
 UPDATE chats c SET last_xid = greatest(
 	coalesce((SELECT max(m.xid) FROM messages m WHERE m.chat_id = c.id), '0'::xid8),
-	coalesce((SELECT max(e.xid) FROM member_events e WHERE e.chat_id = c.id), '0'::xid8));
+	coalesce((SELECT max(e.xid) FROM member_events e WHERE e.chat_id = c.id), '0'::xid8)),
+    last_sender = (SELECT m.sender_id FROM messages m WHERE m.chat_id = c.id
+		    AND m.seq = c.last_seq);
+
+-- What was written after a recent position (messages: 0005, which rebuilds the table).
+CREATE INDEX member_events_xid ON member_events (xid);
 
 -- The receipts so far, addressed to the senders they cover.
 CREATE TABLE receipts_by_recipient (
@@ -107,6 +119,7 @@ BEGIN
 	END IF;
 	-- The first write of the transaction, under the chat lock.
 	UPDATE chats c SET last_seq = c.last_seq + 1, last_xid = pg_current_xact_id(),
+	    last_sender = p_sender,
 	    last_activity = date_trunc('milliseconds', greatest(clock_timestamp(), c.last_activity))
 	 WHERE c.id = p_chat RETURNING c.last_seq, c.last_activity INTO s, at;
 	INSERT INTO message_keys (sender_id, client_msg_id, chat_id, seq, body_hash)
@@ -159,7 +172,7 @@ $$;
 -- second of them, which the device's next poll (from a later cursor) makes again, so a
 -- poll does not wait for a WAL flush. Sends, reads and membership changes stay
 -- synchronous.
-CREATE FUNCTION chat_ack(p_users uuid[], p_devices uuid[], p_pos xid8[])
+CREATE FUNCTION chat_ack(p_users uuid[], p_devices uuid[], p_pos xid8[], p_recent bigint)
 RETURNS SETOF uuid LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM set_config('synchronous_commit', 'off', true);
@@ -173,25 +186,55 @@ BEGIN
 	-- position is past the delivered pointer, the pointers (each period's copy,
 	-- clamped), and a receipt to each other sender in the range moved.
 	RETURN QUERY
-	WITH t AS (SELECT * FROM unnest(p_users, p_devices, p_pos) AS t (u, d, pos)),
+	WITH t AS (SELECT t.u, t.d, max(t.pos) AS pos
+		     FROM unnest(p_users, p_devices, p_pos) AS t (u, d, pos) GROUP BY t.u, t.d),
 	dv AS (SELECT d.id, d.user_id, d.acked_xid AS prev, t.pos FROM t
 		 JOIN devices d ON d.id = t.d AND d.user_id = t.u AND d.acked_xid < t.pos),
 	dup AS (UPDATE devices d SET acked_xid = dv.pos FROM dv WHERE d.id = dv.id),
-	uu AS (SELECT dv.user_id, max(dv.pos) AS pos, min(dv.prev) AS prev FROM dv
-		GROUP BY dv.user_id),
-	mv AS (SELECT p.user_id, p.chat_id, p.delivered_seq AS old, tg.seq AS target
-		 FROM uu JOIN chat_members p ON p.user_id = uu.user_id AND p.to_seq IS NULL
-		 JOIN chats c ON c.id = p.chat_id AND c.last_xid > uu.prev
-		 CROSS JOIN LATERAL (SELECT m.seq FROM messages m WHERE m.chat_id = p.chat_id
-		      AND m.xid <= uu.pos ORDER BY m.xid DESC LIMIT 1) tg
+	uu AS (SELECT dv.user_id, max(dv.pos) AS pos, min(dv.prev) AS prev,
+		    max(dv.pos)::text::numeric - min(dv.prev)::text::numeric < p_recent AS recent
+		 FROM dv GROUP BY dv.user_id),
+	-- The users' chats that may have moved: for users whose previous position is
+	-- recent (fewer than p_recent transactions ago: see store_ack), the chats with
+	-- messages written since the oldest of those positions; for the others, all their
+	-- chats.
+	lo AS (SELECT min(uu.prev) AS a, max(uu.pos) AS b FROM uu WHERE uu.recent),
+	ch AS (SELECT DISTINCT m.chat_id FROM lo JOIN messages m ON m.xid > lo.a
+		AND m.xid <= lo.b),
+	-- (From the changed chats' members: LATERAL with a LIMIT keeps the planner from
+	-- walking every membership of the users instead.)
+	cand AS (SELECT uu.user_id, uu.pos, uu.prev, p.chat_id, p.delivered_seq FROM ch
+		   CROSS JOIN LATERAL (SELECT p.user_id, p.chat_id, p.delivered_seq
+		     FROM chat_members p WHERE p.chat_id = ch.chat_id AND p.to_seq IS NULL
+		     LIMIT 100000) p
+		   JOIN uu ON uu.user_id = p.user_id AND uu.recent
+		 UNION ALL
+		 SELECT uu.user_id, uu.pos, uu.prev, p.chat_id, p.delivered_seq FROM uu
+		   JOIN chat_members p ON p.user_id = uu.user_id AND p.to_seq IS NULL
+		  WHERE NOT uu.recent),
+	-- The target: the chat's last message when the position is past the chat's last
+	-- change (the common case: no read of messages), else the last one at or below it.
+	mv AS (SELECT p.user_id, p.chat_id, p.delivered_seq AS old, tg.seq AS target,
+		    c.last_seq, c.last_sender
+		 FROM cand p JOIN chats c ON c.id = p.chat_id AND c.last_xid > p.prev
+		 CROSS JOIN LATERAL (SELECT c.last_seq AS seq WHERE c.last_xid <= p.pos
+		    UNION ALL
+		    (SELECT m.seq FROM messages m WHERE c.last_xid > p.pos
+		      AND m.chat_id = p.chat_id AND m.xid <= p.pos ORDER BY m.xid DESC LIMIT 1)) tg
 		WHERE tg.seq > p.delivered_seq),
 	cm AS (UPDATE chat_members x SET delivered_seq = greatest(x.delivered_seq,
 		    least(mv.target, coalesce(x.to_seq, mv.target)))
 		 FROM mv WHERE x.chat_id = mv.chat_id AND x.user_id = mv.user_id),
-	snd AS (SELECT DISTINCT mv.user_id AS reader, mv.chat_id, mv.old, mv.target,
-		    m.sender_id AS to_user
-		  FROM mv JOIN messages m ON m.chat_id = mv.chat_id AND m.seq > mv.old
-		   AND m.seq <= mv.target AND m.sender_id <> mv.user_id),
+	-- The senders in the range: of one message, the last, known from the chat row.
+	snd AS (SELECT DISTINCT mv.user_id AS reader, mv.chat_id, mv.old, mv.target, s.u AS to_user
+		  FROM mv CROSS JOIN LATERAL (
+		    SELECT mv.last_sender AS u WHERE mv.target = mv.old + 1
+		       AND mv.target = mv.last_seq
+		    UNION ALL
+		    SELECT m.sender_id FROM messages m WHERE NOT (mv.target = mv.old + 1
+		       AND mv.target = mv.last_seq) AND m.chat_id = mv.chat_id
+		       AND m.seq > mv.old AND m.seq <= mv.target) s
+		 WHERE s.u IS NOT NULL AND s.u <> mv.user_id),
 	-- A move within 500 ms of the reader's previous one to the same recipient extends it.
 	up AS (UPDATE receipts r SET seq = greatest(r.seq, snd.target), created_at = now(),
 		    xid = pg_current_xact_id()

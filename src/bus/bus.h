@@ -48,8 +48,10 @@ enum err	 bus_rate_take(struct ctx *, const char *user_id);
 
 /* Wakes the polls of the users, wherever they are held. */
 void		 bus_wake(struct ctx *, const char *const *user_ids, size_t count);
-/* Called by the listener thread: the users named by a wake-up. */
-typedef void	 bus_wake_fn(const char *const *user_ids, size_t count);
+/* Called by the listener thread: the users named by a wake-up; ephemeral when it is for
+ * their streams (typing, presence) only, so that a poll woken for a message need not
+ * read its stream. */
+typedef void	 bus_wake_fn(const char *const *user_ids, size_t count, bool ephemeral);
 /* Called by the listener thread: a held poll of this process must answer now. */
 typedef void	 bus_evict_fn(uint64_t poll_id);
 /* Called when the listener (re)connects (wake everything: hints may have been lost)

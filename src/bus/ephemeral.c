@@ -47,7 +47,9 @@ static const char publish_script[] =
     "    end "
     "  end "
     "end "
-    "for p, t in pairs(out) do redis.call('PUBLISH', 'wake:' .. p, table.concat(t, ' ')) end "
+    "for p, t in pairs(out) do "
+    "  redis.call('PUBLISH', 'wake:' .. p, '~' .. table.concat(t, ' ')) "
+    "end "
     "return n";
 
 /* One call of the script for recipients [0, count). */
@@ -88,7 +90,7 @@ publish_chunk(struct ctx *ctx, const char *const *user_ids, const char *const *d
 	if (r != NULL)
 		freeReplyObject(r);
 	if (ok)
-		bus_wake_local(user_ids, count);
+		bus_wake_local(user_ids, count, true);
 	return ok;
 }
 

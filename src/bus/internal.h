@@ -43,8 +43,9 @@ void		 bus_pipeline(struct bus *b, size_t n, const int *argcs,
 void		 bus_eph_parse(struct ctx *, const redisReply *r, struct eph_event **out,
 		    size_t *n, struct eph_pos *next);
 
-/* Wakes this process's own held polls of the users (no Redis involved). */
-void		 bus_wake_local(const char *const *user_ids, size_t count);
+/* Wakes this process's own held polls of the users (no Redis involved); ephemeral: for
+ * events of their Redis streams (typing, presence) rather than durable ones. */
+void		 bus_wake_local(const char *const *user_ids, size_t count, bool ephemeral);
 
 /* Connects to cfg->redis_addr (a unix socket path or host:port) with the configured
  * timeout on connect, reads and writes; NULL on failure. */

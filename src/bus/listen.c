@@ -64,10 +64,10 @@ static const char wake_script[] =
     "return n";
 
 void
-bus_wake_local(const char *const *user_ids, size_t count)
+bus_wake_local(const char *const *user_ids, size_t count, bool ephemeral)
 {
 	if (listener.on_wake != NULL && count > 0)
-		listener.on_wake(user_ids, count);
+		listener.on_wake(user_ids, count, ephemeral);
 }
 
 void
@@ -84,7 +84,7 @@ bus_wake(struct ctx *ctx, const char *const *user_ids, size_t count)
 	if (count > WAKE_MAX_USERS)
 		count = WAKE_MAX_USERS;
 	/* This process's own polls first, without a round trip through Redis. */
-	bus_wake_local(user_ids, count);
+	bus_wake_local(user_ids, count, false);
 	argv = arena_alloc(ctx->arena, sizeof(*argv) * (4 + 2 * count));
 	keys = arena_alloc(ctx->arena, 48 * count);
 	argv[0] = "EVAL";
@@ -104,16 +104,24 @@ bus_wake(struct ctx *ctx, const char *const *user_ids, size_t count)
 		freeReplyObject(r);
 }
 
-/* Splits a space-separated list of user ids and hands it over. */
+/* Splits a space-separated list of user ids and hands it over ("~" first: a wake-up for
+ * ephemeral events). */
 static void
 deliver(const char *payload, size_t len)
 {
+	bool	eph;
+
 	const char	*ids[256];
 	char		 buf[256 * 37 + 1];
 	size_t		 n;
 	size_t		 i;
 	size_t		 start;
 
+	eph = len > 0 && payload[0] == '~';
+	if (eph) {
+		payload++;
+		len--;
+	}
 	n = 0;
 	for (start = 0; start < len; start = i + 1) {
 		for (i = start; i < len && payload[i] != ' '; i++)
@@ -126,12 +134,12 @@ deliver(const char *payload, size_t len)
 		if (text_id_valid(ids[n]))
 			n++;
 		if (n == 256) {
-			listener.on_wake(ids, n);
+			listener.on_wake(ids, n, eph);
 			n = 0;
 		}
 	}
 	if (n > 0)
-		listener.on_wake(ids, n);
+		listener.on_wake(ids, n, eph);
 }
 
 /* "!<poll id>": a poll of ours is beyond its device's cap. */

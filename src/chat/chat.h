@@ -134,6 +134,7 @@ struct poll_req {
 	uint32_t	 limit;
 	bool		 acknowledge;
 	const struct eph_read *eph;	/* its ephemeral events, when read already */
+	bool		 read_eph;	/* else whether to read them (a wake-up for them) */
 };
 /* A poll about to make its first read (see bus_poll_begin). */
 struct poll_begin {

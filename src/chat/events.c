@@ -58,19 +58,30 @@ chat_feed_position_eph(struct ctx *ctx, struct feed_pos *pos)
 	eph_position(ctx, pos);
 }
 
-/* Delivered receipts: a poll acknowledges what its device received up to its cursor,
- * the polls of a batch in one statement; the receipts wake the senders of the messages
- * they cover. */
+/* Writes acknowledgements (n of them) in one statement; the receipts wake the senders
+ * of the messages they cover. */
+static void
+write_acks(struct ctx *ctx, size_t n, const char *const *users, const char *const *devices,
+    const uint64_t *positions)
+{
+	const char	**wake;
+	size_t		  count;
+
+	if (n > 0 && store_ack(ctx, n, users, devices, positions, &wake, &count) == ERR_OK &&
+	    count > 0)
+		bus_wake(ctx, wake, count);
+}
+
+/* Delivered receipts: polls acknowledge what their devices received up to their
+ * cursors, in one statement. */
 static void
 acknowledge(struct ctx *ctx, size_t n, const struct poll_req *polls)
 {
 	const char	**users;
 	const char	**devices;
-	const char	**wake;
 	uint64_t	 *positions;
 	size_t		  k;
 	size_t		  i;
-	size_t		  count;
 
 	users = arena_alloc(ctx->arena, sizeof(*users) * n);
 	devices = arena_alloc(ctx->arena, sizeof(*devices) * n);
@@ -82,9 +93,7 @@ acknowledge(struct ctx *ctx, size_t n, const struct poll_req *polls)
 		devices[k] = polls[i].device_id;
 		positions[k++] = polls[i].after.xid;
 	}
-	if (k > 0 && store_ack(ctx, k, users, devices, positions, &wake, &count) == ERR_OK &&
-	    count > 0)
-		bus_wake(ctx, wake, count);
+	write_acks(ctx, k, users, devices, positions);
 }
 
 /* Cuts a poll's durable events at its limit, never inside a transaction, and sets its
@@ -145,7 +154,9 @@ chat_poll_begin(struct ctx *ctx, size_t n, const struct poll_begin *b, struct ep
 }
 
 /* Ephemeral events live in Redis only: while it is down, polls go on without. The
- * polls that did not read theirs yet (bus_poll_begin) read them in one round trip. */
+ * polls woken for them that did not read them yet (bus_poll_begin) read them in one
+ * round trip; the others keep their stream position (their next poll reads from
+ * there). */
 static void
 read_ephemeral(struct ctx *ctx, size_t n, const struct poll_req *polls,
     struct event_page *pages)
@@ -166,7 +177,7 @@ read_ephemeral(struct ctx *ctx, size_t n, const struct poll_req *polls,
 	max = 1;
 	for (i = k = 0; i < n; i++) {
 		slot[i] = k;
-		if (pages[i].expired || polls[i].eph != NULL)
+		if (pages[i].expired || polls[i].eph != NULL || !polls[i].read_eph)
 			continue;
 		users[k] = polls[i].user_id;
 		after[k].ms = polls[i].after.eph_ms;
@@ -178,7 +189,7 @@ read_ephemeral(struct ctx *ctx, size_t n, const struct poll_req *polls,
 	if (k > 0)
 		bus_eph_read_many(ctx, k, users, after, max, got);
 	for (i = 0; i < n; i++) {
-		if (pages[i].expired)
+		if (pages[i].expired || (polls[i].eph == NULL && !polls[i].read_eph))
 			continue;
 		r = polls[i].eph != NULL ? polls[i].eph : &got[slot[i]];
 		if (!r->ok)

@@ -25,7 +25,7 @@ void	fcgi_start(int listen_fd, const struct settings *cfg);
 void	fcgi_stop(void);
 /* Wake-up entry points for the Redis listener: the users named by a wake-up, and the
  * listener's state (up again: every held poll reads again; down: re-read every second). */
-void	fcgi_wake_users(const char *const *user_ids, size_t count);
+void	fcgi_wake_users(const char *const *user_ids, size_t count, bool ephemeral);
 void	fcgi_redis_state(bool down);
 void	fcgi_evict_poll(uint64_t poll_id);
 

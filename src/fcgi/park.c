@@ -2,8 +2,8 @@
 /*
  * The park: held long-polls.
  *
- * A worker that gets a poll with nothing to return hands its FCGX_Request here and goes
- * back to accepting. An entry is PARKED (waiting), READY (queued for an answering
+ * A worker that gets a poll to hold hands its connection here (detached from libfcgi,
+ * raw.c) and goes back to accepting. An entry is PARKED (waiting), READY (queued for an answering
  * thread) or BUSY (being answered). Three things make an entry READY: a wake-up naming
  * its user (from the Redis listener), its due time (the deadline, or a short re-check
  * after a wake-up that found nothing yet: a woken poll's rows may still sit above the
@@ -25,7 +25,6 @@
 #include <time.h>
 
 #include "base/arena.h"
-#include "base/log.h"
 #include "base/text.h"
 #include "router/router.h"
 #include "settings.h"
@@ -41,7 +40,8 @@
 enum held_state { H_PARKED, H_READY, H_BUSY };
 
 struct held {
-	FCGX_Request	*r;
+	struct raw_conn	 c;
+	bool		 answered;
 	struct hold	 h;
 	int64_t		 start_us;
 	int64_t		 recheck_us;	/* 0: none */
@@ -50,6 +50,7 @@ struct held {
 	bool		 final;
 	bool		 woken;		/* made ready while BUSY */
 	bool		 dirty;		/* woken since its last read: read again */
+	bool		 eph_dirty;	/* ... and its Redis stream too */
 	bool		 fresh;		/* not read yet: its first read acknowledges */
 	struct held	*user_next;	/* hash chain */
 	struct held	*ready_next;
@@ -263,7 +264,7 @@ queue_fresh(struct held *e)
 }
 
 bool
-park_add(FCGX_Request *r, const struct hold *h, int64_t start_us, bool fresh)
+park_add(const struct raw_conn *c, const struct hold *h, int64_t start_us, bool fresh)
 {
 	struct held	*e;
 	struct held	**bucket;
@@ -277,7 +278,7 @@ park_add(FCGX_Request *r, const struct hold *h, int64_t start_us, bool fresh)
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		abort();
-	e->r = r;
+	e->c = *c;
 	e->h = *h;
 	e->start_us = start_us;
 	e->state = H_PARKED;
@@ -297,7 +298,7 @@ park_add(FCGX_Request *r, const struct hold *h, int64_t start_us, bool fresh)
 }
 
 void
-park_wake_users(const char *const *user_ids, size_t count)
+park_wake_users(const char *const *user_ids, size_t count, bool ephemeral)
 {
 	struct held	*e;
 	int64_t		 now;
@@ -312,6 +313,7 @@ park_wake_users(const char *const *user_ids, size_t count)
 		for (e = park.users[h % USER_BUCKETS]; e != NULL; e = e->user_next)
 			if (strcmp(e->h.user_id, user_ids[i]) == 0) {
 				e->rechecks = 0;
+				e->eph_dirty = e->eph_dirty || ephemeral;
 				make_ready(e, true);
 			}
 	}
@@ -338,8 +340,10 @@ wake_all_locked(void)
 {
 	size_t	i;
 
-	for (i = 0; i < park.heap_len; i++)
+	for (i = 0; i < park.heap_len; i++) {
+		park.heap[i]->eph_dirty = true;
 		make_ready(park.heap[i], true);
+	}
 }
 
 void
@@ -404,26 +408,31 @@ timer_main(void *arg)
 }
 
 /* Answers (or keeps) a batch of entries, outside the lock: one read for all. An
- * answered entry's request is freed and its r set to NULL. */
+ * answered entry's connection is closed and the entry marked answered. */
 static void
-answer(struct worker_res *res, struct held **batch, const bool *dirty, size_t n)
+answer(struct worker_res *res, struct held **batch, const bool *dirty, const bool *eph,
+    size_t n)
 {
 	struct req	 *rqs;
 	struct req	**ptrs;
+	struct raw_out	 *outs;
 	enum err	 *errs;
 	size_t		  i;
 
 	rqs = arena_alloc(res->arena, sizeof(*rqs) * n);
 	ptrs = arena_alloc(res->arena, sizeof(struct req *) * n);
+	outs = arena_alloc(res->arena, sizeof(*outs) * n);
 	errs = arena_alloc(res->arena, sizeof(*errs) * n);
 	for (i = 0; i < n; i++) {
-		fcgi_req_init(&rqs[i], res, batch[i]->r);
+		fcgi_req_init(&rqs[i], res, NULL);
+		raw_req_output(&rqs[i], res->arena, &outs[i]);
 		rqs[i].start_us = batch[i]->start_us;
 		rqs[i].method_name = "GET";
 		rqs[i].path = "/v1/events";
 		rqs[i].hold = batch[i]->h;
 		rqs[i].hold_final = batch[i]->final;
 		rqs[i].hold_dirty = dirty[i];
+		rqs[i].hold_eph = eph[i];
 		rqs[i].hold_fresh = batch[i]->fresh;
 		ptrs[i] = &rqs[i];
 	}
@@ -433,9 +442,8 @@ answer(struct worker_res *res, struct held **batch, const bool *dirty, size_t n)
 			batch[i]->h = rqs[i].hold;
 			continue;
 		}
-		fcgi_req_finish(&rqs[i], batch[i]->r, errs[i]);
-		free(batch[i]->r);
-		batch[i]->r = NULL;
+		raw_req_finish(&rqs[i], &batch[i]->c, &outs[i], errs[i]);
+		batch[i]->answered = true;
 	}
 	arena_reset(res->arena);
 }
@@ -444,7 +452,7 @@ answer(struct worker_res *res, struct held **batch, const bool *dirty, size_t n)
 static void
 settle(struct held *e)
 {
-	if (e->r == NULL) {
+	if (e->answered) {
 		user_unlink(e);
 		heap_remove(e);
 		free(e);
@@ -480,6 +488,7 @@ answer_main(void *arg)
 	struct worker_res	 res;
 	struct held		*batch[ANSWER_BATCH];
 	bool			 dirty[ANSWER_BATCH];
+	bool			 eph[ANSWER_BATCH];
 	size_t			 n;
 	size_t			 i;
 
@@ -512,12 +521,14 @@ answer_main(void *arg)
 		for (i = 0; i < n; i++) {
 			batch[i]->state = H_BUSY;
 			dirty[i] = batch[i]->dirty;
+			eph[i] = batch[i]->eph_dirty;
 			batch[i]->dirty = false;
+			batch[i]->eph_dirty = false;
 		}
 		if (park.ready_head != NULL || park.fresh_head != NULL)
 			pthread_cond_signal(&park.ready_cv);
 		pthread_mutex_unlock(&park.mu);
-		answer(&res, batch, dirty, n);
+		answer(&res, batch, dirty, eph, n);
 		pthread_mutex_lock(&park.mu);
 		for (i = 0; i < n; i++)
 			settle(batch[i]);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -99,7 +100,10 @@ fcgi_listen(const char *path, const char *group, char *err, size_t errlen)
 		return -1;
 	}
 	old = umask(0117);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || listen(fd, 1024) != 0) {
+	/* A deep queue: thousands of clients polling again at once (a group message, a
+	 * restart) must wait for a worker, not be refused (the web server answers 502).
+	 * The kernel caps it at net.core.somaxconn. */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || listen(fd, 65535) != 0) {
 		umask(old);
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
@@ -188,8 +192,8 @@ read_params(struct req *rq, FCGX_Request *r)
 	return true;
 }
 
-static void
-log_request(const struct req *rq)
+void
+fcgi_req_log(const struct req *rq)
 {
 	log_info("%s %s %d %s %lld", rq->method_name, rq->path, rq->status,
 	    rq->ctx.user_id != NULL ? rq->ctx.user_id : "-",
@@ -218,7 +222,7 @@ fcgi_req_init(struct req *rq, struct worker_res *res, FCGX_Request *r)
 {
 	memset(rq, 0, sizeof(*rq));
 	rq->start_us = text_mono_us();
-	rq->io = &fcgi_io;
+	rq->io = r != NULL ? &fcgi_io : NULL;
 	rq->io_arg = r;
 	rq->ctx.arena = res->arena;
 	rq->ctx.db = res->db;
@@ -239,20 +243,29 @@ drain_body(FCGX_Request *r)
 }
 
 void
-fcgi_req_finish(struct req *rq, FCGX_Request *r, enum err e)
+fcgi_req_complete(struct req *rq, enum err e)
 {
 	/* A failure inside a transaction must not leave it open on the connection. */
 	store_tx_rollback(&rq->ctx);
 	http_finish(rq, e);
-	drain_body(r);
-	FCGX_Finish_r(r);
-	log_request(rq);
 }
 
-/* Serves one request; true when it was handed to the park (which now owns r). */
-static bool
+void
+fcgi_req_finish(struct req *rq, FCGX_Request *r, enum err e)
+{
+	fcgi_req_complete(rq, e);
+	drain_body(r);
+	FCGX_Finish_r(r);
+	fcgi_req_log(rq);
+}
+
+/* Serves one request. One to be held is detached from libfcgi and handed to the park,
+ * which answers it later; r is free for the next request either way. */
+static void
 handle(struct worker *w, FCGX_Request *r)
 {
+	struct raw_conn	conn;
+	struct raw_out	out;
 	struct req	rq;
 	enum err	e;
 
@@ -263,20 +276,24 @@ handle(struct worker *w, FCGX_Request *r)
 		e = router_dispatch(&rq);
 	if (e == ERR_OK && rq.hold_requested) {
 		store_tx_rollback(&rq.ctx);
-		if (park_add(r, &rq.hold, rq.start_us, rq.hold_fresh)) {
+		fcgi_detach(r, &conn);
+		if (park_add(&conn, &rq.hold, rq.start_us, rq.hold_fresh)) {
 			arena_reset(w->res.arena);
-			return true;
+			return;
 		}
+		/* The park is full (or draining): answered here, on the detached connection. */
+		raw_req_output(&rq, w->res.arena, &out);
 		rq.ctx.retry_after_s = 2;
-		e = req_fail(&rq, ERR_UNAVAILABLE, "too many held polls, retry shortly");
+		raw_req_finish(&rq, &conn, &out, req_fail(&rq, ERR_UNAVAILABLE,
+		    "too many held polls, retry shortly"));
+		arena_reset(w->res.arena);
+		return;
 	}
 	fcgi_req_finish(&rq, r, e);
 	arena_reset(w->res.arena);
-	return false;
 }
 
-/* A request object of its own for each request that may be held (libfcgi's
- * FCGX_Accept_r finishes whatever the object it is given holds). */
+/* The worker's request object (a held request keeps none: see raw.c). */
 static FCGX_Request *
 new_request(int listen_fd)
 {
@@ -317,8 +334,7 @@ worker_main(void *arg)
 			continue;
 		}
 		atomic_store(&w->in_accept, false);
-		if (handle(w, r))
-			r = new_request(w->listen_fd);
+		handle(w, r);
 	}
 	FCGX_Free(r, 1);
 	free(r);
@@ -327,11 +343,12 @@ worker_main(void *arg)
 }
 
 #define MEDIA_SWEEP_US	(300 * 1000000LL)
+#define TRIM_US		(10 * 1000000LL)
 
 /* Every 20 ms: announce the presence changes the requests noticed (in one batch); once a
  * second: offline events for expired presence; every third of the presence TTL: keep the
- * holders of polls present (a held poll keeps its user present); every five minutes:
- * delete media attached to no message for a day. */
+ * holders of polls present (a held poll keeps its user present); every ten seconds: give
+ * freed memory back; every five minutes: delete media attached to no message for a day. */
 static void *
 housekeeping_main(void *arg)
 {
@@ -344,11 +361,12 @@ housekeeping_main(void *arg)
 	int64_t			 next_sweep;
 	int64_t			 next_keep;
 	int64_t			 next_media;
+	int64_t			 next_trim;
 	const struct settings	*cfg;
 
 	cfg = arg;
 	worker_res_init(&res, cfg);
-	next_sweep = next_keep = 0;
+	next_sweep = next_keep = next_trim = 0;
 	/* The first media sweep a minute after start, then every five minutes. */
 	next_media = text_mono_us() + 60 * 1000000LL;
 	while (!atomic_load(&pool.stopping)) {
@@ -369,6 +387,11 @@ housekeeping_main(void *arg)
 		if (now >= next_media) {
 			chat_media_sweep(&ctx);
 			next_media = now + MEDIA_SWEEP_US;
+		}
+		if (now >= next_trim) {
+			/* What bursts of answers freed goes back to the system. */
+			(void)malloc_trim(0);
+			next_trim = now + TRIM_US;
 		}
 		if (now >= next_keep) {
 			park_users(res.arena, &users, &n);
@@ -468,9 +491,9 @@ fcgi_stop(void)
 }
 
 void
-fcgi_wake_users(const char *const *user_ids, size_t count)
+fcgi_wake_users(const char *const *user_ids, size_t count, bool ephemeral)
 {
-	park_wake_users(user_ids, count);
+	park_wake_users(user_ids, count, ephemeral);
 }
 
 void

@@ -142,6 +142,7 @@ poll_of(const struct req *rq, bool acknowledge, struct poll_req *poll)
 	poll->limit = rq->hold.limit;
 	poll->acknowledge = acknowledge;
 	poll->eph = NULL;
+	poll->read_eph = rq->hold_eph;
 }
 
 /* Forgets the answered polls among rqs (those counted against their device). */

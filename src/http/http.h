@@ -90,6 +90,7 @@ struct req {
 	bool			 hold_requested;
 	bool			 hold_final;
 	bool			 hold_dirty;	/* woken since its last read: read again */
+	bool			 hold_eph;	/* ... its ephemeral events too */
 	bool			 hold_fresh;	/* not read yet: the park makes its first read */
 	struct hold		 hold;
 };

@@ -86,11 +86,24 @@ positions_array(struct ctx *ctx, size_t n, const uint64_t *nums)
 	return s;
 }
 
+/* How far back (in transactions) a batch of n polls reads what changed from the rows
+ * written since rather than from each user's memberships: a position a few transactions
+ * old is cheaper that way for any user, and a larger batch shares the scan. Each
+ * transaction of that span costs about as much as one or two of a user's chats. */
+static const char *
+recent_gap(struct ctx *ctx, size_t n)
+{
+	size_t	gap;
+
+	gap = n > 512 ? 512 * 128 : n * 128;
+	return arena_printf(ctx->arena, "%zu", gap < 256 ? 256 : gap);
+}
+
 enum err
 store_feed(struct ctx *ctx, size_t n, const char *const *user_ids, const uint64_t *afters,
     int64_t max_rows, bool naive, struct event **out, size_t *counts, uint64_t *top)
 {
-	const char	*params[3];
+	const char	*params[4];
 	PGresult	*res;
 	struct event	*ev;
 	uint64_t	 poll;
@@ -102,7 +115,8 @@ store_feed(struct ctx *ctx, size_t n, const char *const *user_ids, const uint64_
 	params[0] = store_id_array(ctx, user_ids, n);
 	params[1] = positions_array(ctx, n, afters);
 	params[2] = arena_printf(ctx->arena, "%lld", (long long)max_rows);
-	e = store_exec(ctx, naive ? STMT_FEED_NAIVE : STMT_FEED, 3, params, &res);
+	params[3] = recent_gap(ctx, n);
+	e = store_exec(ctx, naive ? STMT_FEED_NAIVE : STMT_FEED, 4, params, &res);
 	if (e != ERR_OK)
 		return e;
 	rows = PQntuples(res);
@@ -157,12 +171,13 @@ store_ack(struct ctx *ctx, size_t n, const char *const *user_ids,
     const char *const *device_ids, const uint64_t *positions, const char ***wake,
     size_t *count)
 {
-	const char	*params[3];
+	const char	*params[4];
 
 	params[0] = store_id_array(ctx, user_ids, n);
 	params[1] = store_id_array(ctx, device_ids, n);
 	params[2] = positions_array(ctx, n, positions);
-	return store_exec_ids(ctx, STMT_ACK, 3, params, wake, count);
+	params[3] = recent_gap(ctx, n);
+	return store_exec_ids(ctx, STMT_ACK, 4, params, wake, count);
 }
 
 enum err

@@ -35,18 +35,35 @@
 
 /* The events of a batch of polls ($1 users, $2 their positions, in the same order). Each
  * poll's periods (p) are those of the chats changed after its position (chats.last_xid,
- * sql/0004_feed.sql): only they are probed for messages and member events. Receipts are
+ * sql/0004_feed.sql): only they are probed for messages and member events. For a recent
+ * position (fewer than $4 transactions ago: the client polled again at once, or the
+ * batch is large enough to share the work), the chats changed since the batch's oldest
+ * recent position are found from the rows written since (indexes on xid), and their
+ * members matched with the polls: the cost is what changed, not how many chats the
+ * users have; an older position walks its user's memberships. Receipts are
  * those addressed to the poll's user. Every probe is a LATERAL subquery with a
  * LIMIT (at most $3 rows per poll are kept anyway), which the planner cannot flatten: each
  * stays an index range scan per poll or chat, whatever the sizes of the tables, and the
  * messages' partition is chosen per chat at run time. */
 #define FEED_EVENTS(TOP) \
-	"q AS (SELECT t.i, t.u, t.a::xid8 AS after FROM unnest($1::uuid[], $2::text[]) " \
-	"WITH ORDINALITY AS t (u, a, i)), " \
-	"p AS (SELECT q.i, q.u, q.after, cm.chat_id, cm.from_seq, cm.to_seq FROM q " \
+	"q AS (SELECT t.i, t.u, t.a::xid8 AS after, " \
+	"(SELECT top FROM w)::text::numeric - t.a::numeric < $4::numeric AS recent " \
+	"FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS t (u, a, i)), " \
+	"lo AS (SELECT min(after) AS a FROM q WHERE recent), " \
+	"ch AS (SELECT m.chat_id FROM lo JOIN messages m ON m.xid > lo.a " \
+	"AND m.xid < (SELECT top FROM w) " \
+	"UNION SELECT e.chat_id FROM lo JOIN member_events e ON e.xid > lo.a " \
+	"AND e.xid < (SELECT top FROM w)), " \
+	"p AS (SELECT q.i, q.u, q.after, cm.chat_id, cm.from_seq, cm.to_seq FROM ch " \
+	"CROSS JOIN LATERAL (SELECT cm.user_id, cm.chat_id, cm.from_seq, cm.to_seq, c.last_xid " \
+	"FROM chat_members cm JOIN chats c ON c.id = cm.chat_id WHERE cm.chat_id = ch.chat_id " \
+	"LIMIT 100000) cm " \
+	"JOIN q ON q.u = cm.user_id AND q.recent AND cm.last_xid > q.after " \
+	"UNION ALL " \
+	"SELECT q.i, q.u, q.after, cm.chat_id, cm.from_seq, cm.to_seq FROM q " \
 	"CROSS JOIN LATERAL (SELECT cm.chat_id, cm.from_seq, cm.to_seq FROM chat_members cm " \
 	"JOIN chats c ON c.id = cm.chat_id AND c.last_xid > q.after " \
-	"WHERE cm.user_id = q.u LIMIT 100000) cm), " \
+	"WHERE cm.user_id = q.u AND NOT q.recent LIMIT 100000) cm), " \
 	"ev AS (" \
 	"SELECT p.i, m.xid, 1 AS k, m.chat_id, m.seq AS n, " MESSAGE_COLUMNS("p.u") ", " \
 	"NULL::uuid AS who, NULL::text AS what, NULL::uuid AS grp " \
@@ -260,7 +277,7 @@ const struct store_stmt store_stmts[STMT__COUNT] = {
 	/* Polls acknowledge what their devices received up to their cursors (chat_ack,
 	 * sql/0004_feed.sql): the users the receipts go to. */
 	[STMT_ACK] = { "ack",
-	    "SELECT DISTINCT u FROM chat_ack($1::uuid[], $2::uuid[], $3::xid8[]) AS u" },
+	    "SELECT DISTINCT u FROM chat_ack($1::uuid[], $2::uuid[], $3::xid8[], $4::int8) AS u" },
 	/* Who hears of a change in a chat: its current members, and a user who just left. */
 	[STMT_CHAT_AUDIENCE] = { "chat_audience",
 	    "SELECT DISTINCT user_id FROM chat_members WHERE chat_id = $1::uuid "
