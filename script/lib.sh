@@ -436,16 +436,27 @@ redis_prepare() {
 # web_prepare: raises the open-files limit (inherited by every process of the stack), then
 # renders the configuration of CHAT_WEB: lighttpd/chatd.conf.in into run/lighttpd.conf, or
 # nginx/chatd.conf.in into run/nginx.conf (nginx_prepare), and has the server check it.
+#
+# It also sizes CHAT_MAX_HELD (unless set): each chatd holds at most its share of what the
+# web server can hold with room to spare, so that chatd answers the polls beyond it 503
+# itself while the web server still accepts everything else (a send that would wake the
+# held polls included). A held poll costs lighttpd two descriptors, and lighttpd stops
+# accepting anything at 90 % of them ("sockets disabled, out-of-fds"): its connection cap
+# is set below that, and chatd's below the cap.
 web_prepare() {
-	local hard max_fds backends="" i
+	local hard max_fds backends="" i conns held
 	hard=$(ulimit -Hn)
 	[[ $hard == unlimited ]] && hard=1048576
-	max_fds=$((hard < 16384 ? hard : 16384))
+	max_fds=$((hard < 32768 ? hard : 32768))
 	ulimit -n "$max_fds" 2>/dev/null || warn "could not raise the open-files limit to $max_fds"
 	if [[ $CHAT_WEB == nginx ]]; then
 		nginx_prepare "$max_fds"
 		return
 	fi
+	conns=$(((max_fds * 9 / 10 - 256) / 2))
+	held=$(((conns - 512) / CHAT_INSTANCES))
+	: "${CHAT_MAX_HELD:=$((held > 1 ? held : 1))}"
+	export CHAT_MAX_HELD
 	for ((i = 1; i <= CHAT_INSTANCES; i++)); do
 		backends+="${backends:+$'\n'}		\"chatd-$i\" => var.chatd_backend + ( \"socket\" => \"$SOCK_RUN/fcgi/chatd-$i.sock\" ),"
 	done
@@ -456,7 +467,7 @@ web_prepare() {
 		ERRORFILE_PREFIX="$REPO/lighttpd/errors/chatd-error-" \
 		LOG_DIR="$LOG_DIR" TMP_DIR="$CHAT_VAR/tmp" MEDIA_DIR="$CHAT_VAR/media" \
 		MAX_REQUEST_KB="$(((CHAT_MAX_MEDIA_BYTES + 65536 + 1023) / 1024))" \
-		MAX_FDS="$max_fds" MAX_CONNECTIONS="$((max_fds / 2))" \
+		MAX_FDS="$max_fds" MAX_CONNECTIONS="$conns" \
 		FASTCGI_BACKENDS="$backends"
 	lighttpd -tt -f "$RUN/lighttpd.conf" >"$LOG_DIR/web-check.log" 2>&1 || {
 		cat "$LOG_DIR/web-check.log" >&2
@@ -471,13 +482,20 @@ web_prepare() {
 # each, plus a body temp file). At least 4 workers, so that one nginx holds well over 10,000
 # held polls even on a small machine.
 nginx_prepare() {
-	local nofile=$1 workers conns reqs backends="" i
+	local nofile=$1 workers conns reqs held backends="" i
 	workers=$(nproc 2>/dev/null || echo 1)
 	((workers >= 4)) || workers=4
 	((workers <= 64)) || workers=64
 	conns=$((nofile * 2 / 3))
 	reqs=$(((conns - 512) / 2))
 	((reqs >= conns / 4)) || reqs=$((conns / 4))
+	# chatd: two thirds of what the workers hold (they fill unevenly), and no more than
+	# chatd's own descriptors allow.
+	held=$((workers * reqs * 2 / 3))
+	((held <= nofile - 1024)) || held=$((nofile - 1024))
+	held=$((held / CHAT_INSTANCES))
+	: "${CHAT_MAX_HELD:=$((held > 1 ? held : 1))}"
+	export CHAT_MAX_HELD
 	for ((i = 1; i <= CHAT_INSTANCES; i++)); do
 		backends+="${backends:+$'\n'}		server unix:$SOCK_RUN/fcgi/chatd-$i.sock max_fails=1 fail_timeout=1s;"
 	done

@@ -123,6 +123,8 @@ struct event_page {
 	size_t			 eph_count;
 	struct feed_pos		 next;		/* the position after these events */
 	bool			 expired;	/* the position can no longer be resumed */
+	bool			 pending;	/* rows committed above the horizon: read again
+						 * shortly */
 };
 
 /* One poll of a batch: its user and device, its position, and whether its position is

@@ -38,13 +38,14 @@ chat_events_position(struct ctx *ctx, struct feed_pos *pos)
 	struct event	*ev;
 	size_t		 n;
 	uint64_t	 top;
+	uint64_t	 far;
+	bool		 pending;
 	enum err	 e;
 
-	uint64_t	 far;
 
 	/* A read from the far future returns nothing but the horizon. */
 	far = UINT64_MAX >> 1;
-	e = store_feed(ctx, 1, &ctx->user_id, &far, 1, chat_feed_naive, &ev, &n, &top);
+	e = store_feed(ctx, 1, &ctx->user_id, &far, 1, chat_feed_naive, &ev, &n, &pending, &top);
 	if (e != ERR_OK)
 		return e;
 	pos->xid = top > 0 ? top - 1 : 0;
@@ -211,6 +212,7 @@ chat_events_read_many(struct ctx *ctx, size_t n, const struct poll_req *polls,
 	uint64_t	 *afters;
 	struct event	**events;
 	size_t		 *counts;
+	bool		 *pending;
 	uint32_t	  max_limit;
 	uint64_t	  top;
 	size_t		  i;
@@ -220,6 +222,7 @@ chat_events_read_many(struct ctx *ctx, size_t n, const struct poll_req *polls,
 	afters = arena_alloc(ctx->arena, sizeof(*afters) * n);
 	events = arena_alloc(ctx->arena, sizeof(struct event *) * n);
 	counts = arena_alloc(ctx->arena, sizeof(*counts) * n);
+	pending = arena_alloc(ctx->arena, sizeof(*pending) * n);
 	max_limit = 1;
 	acknowledge(ctx, n, polls);
 	for (i = 0; i < n; i++) {
@@ -231,7 +234,7 @@ chat_events_read_many(struct ctx *ctx, size_t n, const struct poll_req *polls,
 	/* One transaction's events for one user are bounded by a group's size: read that
 	 * much beyond the limit, so that the last transaction is never cut. */
 	e = store_feed(ctx, n, users, afters, (int64_t)max_limit + ctx->cfg->max_group_members +
-	    16, chat_feed_naive, events, counts, &top);
+	    16, chat_feed_naive, events, counts, pending, &top);
 	if (e != ERR_OK)
 		return e;
 	for (i = 0; i < n; i++) {
@@ -239,6 +242,7 @@ chat_events_read_many(struct ctx *ctx, size_t n, const struct poll_req *polls,
 		pages[i].next = polls[i].after;
 		pages[i].events = events[i];
 		pages[i].count = counts[i];
+		pages[i].pending = pending[i];
 		if (cut(polls[i].after.xid, polls[i].limit, top, &pages[i]) != ERR_OK) {
 			pages[i].events = NULL;
 			pages[i].count = 0;

@@ -54,10 +54,10 @@ void	raw_req_finish(struct req *rq, const struct raw_conn *c, struct raw_out *o,
 
 /* The park: held long-polls, their deadlines and wake-ups, and the threads that answer
  * them. park_add takes ownership of the connection c, and false means the set is full
- * (the caller answers); a fresh poll has not been read yet: an answering thread makes
- * its first read (with its acknowledgement), after the woken polls. */
+ * (the caller answers). A new poll has not been read yet: an answering thread makes its
+ * first read (with its acknowledgement), after the woken polls. */
 void	park_start(const struct settings *cfg);
-bool	park_add(const struct raw_conn *c, const struct hold *h, int64_t start_us, bool fresh);
+bool	park_add(const struct raw_conn *c, const struct hold *h, int64_t start_us);
 void	park_wake_users(const char *const *user_ids, size_t count, bool ephemeral);
 void	park_redis_state(bool down);
 /* The poll must answer now (its device is over its cap). */

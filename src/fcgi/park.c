@@ -19,6 +19,9 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +34,8 @@
 
 #define USER_BUCKETS		16384
 #define POLLS_PER_DEVICE	4
-#define RECENT_WAKES		8192	/* slots of the last-wake table */
-#define RECENT_WINDOW_US	2000000
-#define RECHECK_COUNT		3
+#define RECHECK_FIRST_US	5000
+#define RECHECK_MAX_US		1000000
 #define DOWN_REREAD_US		1000000
 #define ANSWER_BATCH		256
 
@@ -45,7 +47,8 @@ struct held {
 	struct hold	 h;
 	int64_t		 start_us;
 	int64_t		 recheck_us;	/* 0: none */
-	unsigned	 rechecks;
+	unsigned	 rechecks;	/* in a row, while rows wait above the horizon */
+	bool		 pending;	/* its last read saw such rows */
 	enum held_state	 state;
 	bool		 final;
 	bool		 woken;		/* made ready while BUSY */
@@ -53,6 +56,7 @@ struct held {
 	bool		 eph_dirty;	/* ... and its Redis stream too */
 	bool		 fresh;		/* not read yet: its first read acknowledges */
 	struct held	*user_next;	/* hash chain */
+	struct held	*id_next;	/* chain of the poll id hash */
 	struct held	*ready_next;
 	size_t		 heap_idx;
 };
@@ -63,6 +67,10 @@ static struct {
 	pthread_cond_t		 timer_cv;
 	pthread_cond_t		 empty_cv;	/* drain */
 	struct held		*users[USER_BUCKETS];
+	struct held		*ids[USER_BUCKETS];	/* by poll id */
+	int			 epfd;		/* the held connections, for hang-ups */
+	int			 stopfd;	/* wakes the reaper to stop */
+	pthread_t		 reaper;
 	struct held		**heap;
 	size_t			 heap_len;
 	size_t			 heap_cap;
@@ -76,10 +84,6 @@ static struct {
 	int64_t			 next_down_reread_us;
 	bool			 stopping;
 	bool			 draining;
-	/* The last wake-up of each user, by hash (a collision only costs a re-check): a
-	 * poll whose first read came shortly after a wake-up of its user may have missed
-	 * rows still above the feed's horizon, so it is re-checked. */
-	int64_t			 recent_us[RECENT_WAKES];
 	const struct settings	*cfg;
 	pthread_t		*threads;
 	unsigned		 nthreads;
@@ -211,6 +215,22 @@ user_unlink(struct held *e)
 		pp = &(*pp)->user_next;
 	if (*pp == e)
 		*pp = e->user_next;
+	pp = &park.ids[e->h.poll_id % USER_BUCKETS];
+	while (*pp != NULL && *pp != e)
+		pp = &(*pp)->id_next;
+	if (*pp == e)
+		*pp = e->id_next;
+}
+
+static struct held *
+by_id(uint64_t poll_id)
+{
+	struct held	*e;
+
+	for (e = park.ids[poll_id % USER_BUCKETS]; e != NULL; e = e->id_next)
+		if (e->h.poll_id == poll_id)
+			return e;
+	return NULL;
 }
 
 static void
@@ -243,10 +263,47 @@ cap_device(const struct hold *h)
 	}
 }
 
-static bool
-woken_since(const char *user_id, int64_t since_us)
+/* The web server closes a held request's connection when its client goes away (nginx)
+ * or when its own timeout fires: the reaper hears of it (a hang-up on the descriptor)
+ * and has the poll answered at once (into the void), so that it stops counting against
+ * the process's cap. lighttpd keeps the connection while its client is gone, which the
+ * cap of 4 polls per device and the deadlines bound. */
+static void
+watch(struct held *e)
 {
-	return park.recent_us[hash_user(user_id) % RECENT_WAKES] >= since_us;
+	struct epoll_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLRDHUP | EPOLLONESHOT;
+	ev.data.u64 = e->h.poll_id;
+	(void)epoll_ctl(park.epfd, EPOLL_CTL_ADD, e->c.fd, &ev);
+}
+
+static void *
+reaper_main(void *arg)
+{
+	struct epoll_event	 evs[256];
+	struct held		*e;
+	int			 n;
+	int			 i;
+
+	(void)arg;
+	for (;;) {
+		n = epoll_wait(park.epfd, evs, 256, 1000);
+		pthread_mutex_lock(&park.mu);
+		if (park.stopping) {
+			pthread_mutex_unlock(&park.mu);
+			return NULL;
+		}
+		for (i = 0; i < n; i++) {
+			e = by_id(evs[i].data.u64);
+			if (e == NULL || e->answered)
+				continue;
+			e->final = true;
+			make_ready(e, false);
+		}
+		pthread_mutex_unlock(&park.mu);
+	}
 }
 
 /* Queues a new poll for its first read, behind the woken ones. */
@@ -264,7 +321,7 @@ queue_fresh(struct held *e)
 }
 
 bool
-park_add(const struct raw_conn *c, const struct hold *h, int64_t start_us, bool fresh)
+park_add(const struct raw_conn *c, const struct hold *h, int64_t start_us)
 {
 	struct held	*e;
 	struct held	**bucket;
@@ -285,13 +342,14 @@ park_add(const struct raw_conn *c, const struct hold *h, int64_t start_us, bool 
 	bucket = &park.users[hash_user(h->user_id) % USER_BUCKETS];
 	e->user_next = *bucket;
 	*bucket = e;
+	bucket = &park.ids[h->poll_id % USER_BUCKETS];
+	e->id_next = *bucket;
+	*bucket = e;
+	watch(e);
 	heap_push(e);
 	set_count(park.count + 1);
-	e->fresh = fresh;
-	if (fresh)
-		queue_fresh(e);
-	else if (woken_since(h->user_id, h->read_start_us))
-		make_ready(e, true);
+	e->fresh = true;
+	queue_fresh(e);
 	pthread_cond_signal(&park.timer_cv);
 	pthread_mutex_unlock(&park.mu);
 	return true;
@@ -301,18 +359,14 @@ void
 park_wake_users(const char *const *user_ids, size_t count, bool ephemeral)
 {
 	struct held	*e;
-	int64_t		 now;
 	uint32_t	 h;
 	size_t		 i;
 
-	now = text_mono_us();
 	pthread_mutex_lock(&park.mu);
 	for (i = 0; i < count; i++) {
 		h = hash_user(user_ids[i]);
-		park.recent_us[h % RECENT_WAKES] = now;
 		for (e = park.users[h % USER_BUCKETS]; e != NULL; e = e->user_next)
 			if (strcmp(e->h.user_id, user_ids[i]) == 0) {
-				e->rechecks = 0;
 				e->eph_dirty = e->eph_dirty || ephemeral;
 				make_ready(e, true);
 			}
@@ -323,15 +377,14 @@ park_wake_users(const char *const *user_ids, size_t count, bool ephemeral)
 void
 park_evict(uint64_t poll_id)
 {
-	size_t	i;
+	struct held	*e;
 
 	pthread_mutex_lock(&park.mu);
-	for (i = 0; i < park.heap_len; i++)
-		if (park.heap[i]->h.poll_id == poll_id) {
-			park.heap[i]->final = true;
-			make_ready(park.heap[i], false);
-			break;
-		}
+	e = by_id(poll_id);
+	if (e != NULL) {
+		e->final = true;
+		make_ready(e, false);
+	}
 	pthread_mutex_unlock(&park.mu);
 }
 
@@ -440,6 +493,7 @@ answer(struct worker_res *res, struct held **batch, const bool *dirty, const boo
 	for (i = 0; i < n; i++) {
 		if (errs[i] == ERR_OK && rqs[i].hold_requested) {
 			batch[i]->h = rqs[i].hold;
+			batch[i]->pending = rqs[i].hold_pending;
 			continue;
 		}
 		raw_req_finish(&rqs[i], &batch[i]->c, &outs[i], errs[i]);
@@ -462,22 +516,22 @@ settle(struct held *e)
 		return;
 	}
 	e->state = H_PARKED;
-	if (e->fresh) {
-		/* A first read needs re-checks only when its user was woken shortly
-		 * before it: the rows of that change may have been above the horizon. */
-		e->fresh = false;
-		if (!woken_since(e->h.user_id, e->h.read_start_us - RECENT_WINDOW_US))
-			e->rechecks = RECHECK_COUNT;
-	}
+	e->fresh = false;
 	if (e->woken || park.draining) {
 		e->woken = false;
 		e->final = e->final || park.draining;
 		make_ready(e, false);
-	} else if (e->rechecks < RECHECK_COUNT) {
-		/* Woken but nothing visible yet: look again shortly (5, 25, 125 ms). */
-		e->recheck_us = text_mono_us() + 5000 * (int64_t)(1u << (2 * e->rechecks));
+	} else if (e->pending) {
+		/* Its rows are committed but above the horizon (an older transaction is
+		 * still open): look again shortly, 5 ms, then twice as long each time up to a
+		 * second, until they are visible or its time is up. */
+		e->recheck_us = text_mono_us() +
+		    (e->rechecks < 8 ? RECHECK_FIRST_US << e->rechecks : RECHECK_MAX_US);
+		if (e->recheck_us - text_mono_us() > RECHECK_MAX_US)
+			e->recheck_us = text_mono_us() + RECHECK_MAX_US;
 		e->rechecks++;
-	}
+	} else
+		e->rechecks = 0;
 	heap_fix(e->heap_idx);
 	pthread_cond_signal(&park.timer_cv);
 }
@@ -566,6 +620,7 @@ park_users(struct arena *a, const char ***user_ids, size_t *count)
 void
 park_start(const struct settings *cfg)
 {
+	struct epoll_event	ev;
 	pthread_condattr_t	attr;
 	unsigned		i;
 
@@ -589,6 +644,18 @@ park_start(const struct settings *cfg)
 	if (pthread_create(&park.timer, NULL, timer_main, NULL) != 0)
 		abort();
 	pthread_setname_np(park.timer, "chatd-timer");
+	park.epfd = epoll_create1(EPOLL_CLOEXEC);
+	park.stopfd = eventfd(0, EFD_CLOEXEC);
+	if (park.epfd < 0 || park.stopfd < 0)
+		abort();
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = 0;	/* no poll has id 0 */
+	if (epoll_ctl(park.epfd, EPOLL_CTL_ADD, park.stopfd, &ev) != 0)
+		abort();
+	if (pthread_create(&park.reaper, NULL, reaper_main, NULL) != 0)
+		abort();
+	pthread_setname_np(park.reaper, "chatd-reaper");
 }
 
 void
@@ -611,6 +678,10 @@ park_drain(void)
 	for (i = 0; i < park.nthreads; i++)
 		pthread_join(park.threads[i], NULL);
 	pthread_join(park.timer, NULL);
+	(void)eventfd_write(park.stopfd, 1);
+	pthread_join(park.reaper, NULL);
+	(void)close(park.epfd);
+	(void)close(park.stopfd);
 	free(park.threads);
 	free(park.heap);
 	park.heap = NULL;

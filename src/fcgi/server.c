@@ -277,7 +277,7 @@ handle(struct worker *w, FCGX_Request *r)
 	if (e == ERR_OK && rq.hold_requested) {
 		store_tx_rollback(&rq.ctx);
 		fcgi_detach(r, &conn);
-		if (park_add(&conn, &rq.hold, rq.start_us, rq.hold_fresh)) {
+		if (park_add(&conn, &rq.hold, rq.start_us)) {
 			arena_reset(w->res.arena);
 			return;
 		}

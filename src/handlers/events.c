@@ -123,11 +123,13 @@ decide(struct req *rq, const struct event_page *page, bool final)
 	if (page->count + page->eph_count > 0 || final ||
 	    rq->hold.deadline_us <= rq->hold.read_start_us)
 		return reply_events(rq, page);
-	/* Nothing up to the page's position: holding goes on from there. */
+	/* Nothing up to the page's position: holding goes on from there (and looks again
+	 * shortly when rows already wait above the horizon). */
 	rq->hold.cursor_xid = page->next.xid;
 	rq->hold.cursor_eph_ms = page->next.eph_ms;
 	rq->hold.cursor_eph_seq = page->next.eph_seq;
 	rq->hold_requested = true;
+	rq->hold_pending = page->pending;
 	return ERR_OK;
 }
 

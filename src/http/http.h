@@ -92,6 +92,7 @@ struct req {
 	bool			 hold_dirty;	/* woken since its last read: read again */
 	bool			 hold_eph;	/* ... its ephemeral events too */
 	bool			 hold_fresh;	/* not read yet: the park makes its first read */
+	bool			 hold_pending;	/* rows wait above the horizon: re-read soon */
 	struct hold		 hold;
 };
 

@@ -20,27 +20,52 @@ xid_of(const PGresult *res, int row, int col)
 	return text_parse_u64(PQgetvalue(res, row, col), UINT64_MAX, &v) ? v : 0;
 }
 
-/* Columns of a feed row: 0 top, 1 poll index (from 1), 2 xid, 3 kind, 4 chat_id, 5 n,
- * 6..15 message columns, 16 who, 17 what, 18 group, 19 rank. */
+/* Columns of a feed row: 0 top, 1 the polls with rows above it, 2 poll index (from 1),
+ * 3 xid, 4 kind, 5 chat_id, 6 n, 7..16 message columns, 17 who, 18 what, 19 group,
+ * 20 below, 21 rank. */
+#define FEED_COL_POLL	2
+#define FEED_COL_MSG	7
 static void
 read_event(struct ctx *ctx, const PGresult *res, int i, struct event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->xid = xid_of(res, i, 2);
-	ev->kind = (enum event_kind)store_int(res, i, 3);
-	ev->chat_id = store_text(ctx, res, i, 4);
+	ev->xid = xid_of(res, i, 3);
+	ev->kind = (enum event_kind)store_int(res, i, 4);
+	ev->chat_id = store_text(ctx, res, i, 5);
 	switch (ev->kind) {
 	case EVENT_MESSAGE:
-		store_read_message(ctx, res, i, 6, ev->chat_id, &ev->msg);
+		store_read_message(ctx, res, i, FEED_COL_MSG, ev->chat_id, &ev->msg);
 		break;
 	case EVENT_MEMBER:
 	case EVENT_RECEIPT:
-		ev->seq = store_int(res, i, 6);
-		ev->msg.created_us = store_int(res, i, 12);
-		ev->user_id = store_text(ctx, res, i, 6 + MESSAGE_NCOLS);
-		ev->action = store_text(ctx, res, i, 7 + MESSAGE_NCOLS);
-		ev->group_id = store_text(ctx, res, i, 8 + MESSAGE_NCOLS);
+		ev->seq = store_int(res, i, FEED_COL_MSG);
+		ev->msg.created_us = store_int(res, i, FEED_COL_MSG + 6);
+		ev->user_id = store_text(ctx, res, i, FEED_COL_MSG + MESSAGE_NCOLS);
+		ev->action = store_text(ctx, res, i, FEED_COL_MSG + 1 + MESSAGE_NCOLS);
+		ev->group_id = store_text(ctx, res, i, FEED_COL_MSG + 2 + MESSAGE_NCOLS);
 		break;
+	}
+}
+
+/* Marks pending[k] for the polls (indexes from 1, space-separated) of the second column. */
+static void
+read_pending(const PGresult *res, size_t n, bool *pending)
+{
+	const char	*s;
+	uint64_t	 v;
+	size_t		 k;
+	size_t		 len;
+
+	for (k = 0; k < n; k++)
+		pending[k] = false;
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 1))
+		return;
+	for (s = PQgetvalue(res, 0, 1); *s != '\0'; s += len + (s[len] == ' ')) {
+		len = strcspn(s, " ");
+		if (text_parse_u64n(s, len, n, &v) && v >= 1)
+			pending[v - 1] = true;
+		if (len == 0)
+			break;
 	}
 }
 
@@ -101,7 +126,8 @@ recent_gap(struct ctx *ctx, size_t n)
 
 enum err
 store_feed(struct ctx *ctx, size_t n, const char *const *user_ids, const uint64_t *afters,
-    int64_t max_rows, bool naive, struct event **out, size_t *counts, uint64_t *top)
+    int64_t max_rows, bool naive, struct event **out, size_t *counts, bool *pending,
+    uint64_t *top)
 {
 	const char	*params[4];
 	PGresult	*res;
@@ -121,6 +147,7 @@ store_feed(struct ctx *ctx, size_t n, const char *const *user_ids, const uint64_
 		return e;
 	rows = PQntuples(res);
 	*top = rows > 0 ? xid_of(res, 0, 0) : 0;
+	read_pending(res, n, pending);
 	for (k = 0; k < n; k++) {
 		counts[k] = 0;
 		out[k] = NULL;
@@ -128,9 +155,9 @@ store_feed(struct ctx *ctx, size_t n, const char *const *user_ids, const uint64_
 	/* Rows come ordered by poll: count, then fill each poll's slice. */
 	ev = arena_alloc(ctx->arena, sizeof(*ev) * (size_t)(rows > 0 ? rows : 1));
 	for (i = 0; i < rows; i++) {
-		if (PQgetisnull(res, i, 1))
+		if (PQgetisnull(res, i, FEED_COL_POLL))
 			continue;
-		poll = (uint64_t)store_int(res, i, 1);
+		poll = (uint64_t)store_int(res, i, FEED_COL_POLL);
 		if (poll < 1 || poll > n)
 			continue;
 		if (out[poll - 1] == NULL)

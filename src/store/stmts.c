@@ -51,9 +51,7 @@
 	"FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS t (u, a, i)), " \
 	"lo AS (SELECT min(after) AS a FROM q WHERE recent), " \
 	"ch AS (SELECT m.chat_id FROM lo JOIN messages m ON m.xid > lo.a " \
-	"AND m.xid < (SELECT top FROM w) " \
-	"UNION SELECT e.chat_id FROM lo JOIN member_events e ON e.xid > lo.a " \
-	"AND e.xid < (SELECT top FROM w)), " \
+	"UNION SELECT e.chat_id FROM lo JOIN member_events e ON e.xid > lo.a), " \
 	"p AS (SELECT q.i, q.u, q.after, cm.chat_id, cm.from_seq, cm.to_seq FROM ch " \
 	"CROSS JOIN LATERAL (SELECT cm.user_id, cm.chat_id, cm.from_seq, cm.to_seq, c.last_xid " \
 	"FROM chat_members cm JOIN chats c ON c.id = cm.chat_id WHERE cm.chat_id = ch.chat_id " \
@@ -66,36 +64,40 @@
 	"WHERE cm.user_id = q.u AND NOT q.recent LIMIT 100000) cm), " \
 	"ev AS (" \
 	"SELECT p.i, m.xid, 1 AS k, m.chat_id, m.seq AS n, " MESSAGE_COLUMNS("p.u") ", " \
-	"NULL::uuid AS who, NULL::text AS what, NULL::uuid AS grp " \
+	"NULL::uuid AS who, NULL::text AS what, NULL::uuid AS grp, " TOP("m") " AS below " \
 	"FROM p CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.chat_id = p.chat_id " \
-	"AND m.xid > p.after AND " TOP("m") " AND m.seq > p.from_seq " \
+	"AND m.xid > p.after AND m.seq > p.from_seq " \
 	"AND (p.to_seq IS NULL OR m.seq <= p.to_seq) ORDER BY m.xid LIMIT $3::int8) m " \
 	"UNION ALL " \
 	"SELECT pc.i, e.xid, 2, e.chat_id, e.id, e.at_seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
 	"NULL::int8, (extract(epoch FROM e.created_at) * 1e6)::int8, NULL, NULL, NULL::int8, " \
-	"e.user_id, e.action, e.group_id " \
+	"e.user_id, e.action, e.group_id, " TOP("e") " " \
 	"FROM (SELECT DISTINCT i, after, chat_id FROM p) pc " \
 	"CROSS JOIN LATERAL (SELECT * FROM member_events e WHERE e.chat_id = pc.chat_id " \
-	"AND e.xid > pc.after AND " TOP("e") " ORDER BY e.xid LIMIT $3::int8) e " \
+	"AND e.xid > pc.after ORDER BY e.xid LIMIT $3::int8) e " \
 	/* Two periods of one user may both cover an event at their boundary: once. */ \
 	"WHERE EXISTS (SELECT 1 FROM p p2 WHERE p2.i = pc.i AND p2.chat_id = e.chat_id " \
 	"AND e.at_seq >= p2.from_seq AND (p2.to_seq IS NULL OR e.at_seq <= p2.to_seq)) " \
 	"UNION ALL " \
 	"SELECT q.i, r.xid, 3, r.chat_id, r.id, r.seq, NULL::uuid, NULL, NULL, NULL::uuid, " \
 	"NULL::int8, (extract(epoch FROM r.created_at) * 1e6)::int8, NULL, NULL, NULL::int8, " \
-	"r.user_id, r.status, NULL::uuid " \
+	"r.user_id, r.status, NULL::uuid, " TOP("r") " " \
 	"FROM q CROSS JOIN LATERAL (SELECT * FROM receipts r WHERE r.to_user = q.u " \
-	"AND r.xid > q.after AND " TOP("r") " AND (SELECT true FROM chat_members cm " \
+	"AND r.xid > q.after AND (SELECT true FROM chat_members cm " \
 	"WHERE cm.chat_id = r.chat_id AND cm.user_id = q.u AND cm.to_seq IS NULL LIMIT 1) " \
 	"ORDER BY r.xid LIMIT $3::int8) r), " \
 	"rk AS (SELECT ev.*, row_number() OVER (PARTITION BY ev.i " \
-	"ORDER BY ev.xid, ev.k, ev.chat_id, ev.n) AS rn FROM ev) " \
-	"SELECT (SELECT top FROM w)::text, x.* FROM (SELECT 1) one LEFT JOIN " \
+	"ORDER BY ev.xid, ev.k, ev.chat_id, ev.n) AS rn FROM ev WHERE ev.below) " \
+	"SELECT (SELECT top FROM w)::text, " \
+	"(SELECT string_agg(DISTINCT ev.i::text, ' ') FROM ev WHERE NOT ev.below), " \
+	"x.* FROM (SELECT 1) one LEFT JOIN " \
 	"(SELECT * FROM rk WHERE rn <= $3::int8) x ON true ORDER BY x.i, x.rn"
 
 /* Lossless: only rows of transactions below the snapshot's xmin, which can no longer
- * change, in transaction order; within a chat, xid order is seq order. */
-#define XID_TOP(t)	t ".xid < (SELECT top FROM w)"
+ * change, in transaction order; within a chat, xid order is seq order. The committed
+ * rows above it are read too, but only to say which polls have some (the second column):
+ * those re-read shortly, when the transactions holding the horizon back have ended. */
+#define XID_TOP(t)	"(" t ".xid < (SELECT top FROM w))"
 /* The classic mistake, kept behind a test-only switch for the concurrency test: every
  * committed row after the cursor, and the cursor moved past whatever is still in flight. */
 #define NAIVE_TOP(t)	"true"

@@ -214,12 +214,13 @@ struct event {
 
 /* The events of n polls in one statement: for poll i (user_ids[i], after afters[i]) the
  * events of transactions after its position, in order, at most max_rows, in out[i]
- * (counts[i] of them). *top is the feed's horizon: every transaction below it has
- * finished (naive: the classic reader that trusts committed rows only, for the
+ * (counts[i] of them); pending[i] when it has committed rows above the horizon, not
+ * returned yet (read again shortly). *top is the feed's horizon: every transaction below
+ * it has finished (naive: the classic reader that trusts committed rows only, for the
  * concurrency test). */
 enum err	 store_feed(struct ctx *, size_t n, const char *const *user_ids,
 		    const uint64_t *afters, int64_t max_rows, bool naive, struct event **out,
-		    size_t *counts, uint64_t *top);
+		    size_t *counts, bool *pending, uint64_t *top);
 /* Acknowledges the positions of n devices (of user_ids[i], at positions[i]) in one
  * statement: moves the delivered pointers of their chats (once per new position) and
  * records receipts; *wake (count) the users these go to. */
