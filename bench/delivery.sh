@@ -17,8 +17,9 @@
 #            after the first RATE_SKIP (8000) of the file, so that they are in no group
 #            (a group member's poll going online sends presence events to every member)
 #   held     HELD polls held in one chatd behind WEB (lighttpd or nginx): VmRSS/VmHWM of
-#            chatd and the web server, chatd's threads; then 2 rounds of direct messages
-#            between pairs (every poll answered once a round)
+#            chatd and the web server, chatd's threads; then 2 rounds in which every poll
+#            gets a message: HELD_MODE=group (default) one message to each of the groups
+#            of 500 that the held users form, HELD_MODE=direct one direct message per pair
 #   group    a 500-member group: send -> last member's poll answered, ROUNDS rounds, with
 #            CHAT_INSTANCES=1 and 2
 #   nchan    the same 500-subscriber fan-out with nginx + nchan (bench/nchan/)
@@ -31,6 +32,7 @@
 #   PORT 18700   CHAT_VAR /tmp/deliv-var   OUT /tmp/chatd-bench-deliv
 #   USERS 1000   RATES "200 1000"   DURATION 20   MAX_USERS 10000   HELD 8000
 #   WEB lighttpd   ROUNDS 10   GAP 10 (s between rounds)   NCHAN_PORT 18790   POLL_THREADS (chatd's default, 4)
+#   HELD_MODE group|direct   RATE_SKIP 8000 (users before the rate users: those in groups)
 #   TAG ""   (appended to the names of the outputs, e.g. -pt16)
 #   SAMPLE_PG ""   (set: sample pg_stat_activity every 0.1 s during each run: NAME.pgact.txt
 #            lists the statements by the average number of sessions running them)
@@ -56,6 +58,7 @@ ROUNDS=${ROUNDS:-10}
 NCHAN_PORT=${NCHAN_PORT:-18790}
 TAG=${TAG:-}
 RATE_SKIP=${RATE_SKIP:-8000}
+HELD_MODE=${HELD_MODE:-group}
 GAP=${GAP:-10}
 POLLD=$OUT/polld
 STACK_PID=
@@ -396,11 +399,15 @@ step_nchan() {
 # one direct message to user 2i+1 (HELD/2 sends over 64 connections), until every poll is
 # answered (at most 120 s).
 step_held() {
-	local marks name=held$HELD-$WEB$TAG
+	local marks name=held$HELD-$WEB-$HELD_MODE$TAG how=()
+	# group: one message to each group of 500 (an event for every poll at once, from
+	# HELD/500 sends); direct: user 2i sends to user 2i+1 (HELD/2 sends).
+	[[ $HELD_MODE == group ]] && how=(-g "$OUT/groups.tsv")
 	stack_up 1 ${POLL_THREADS:+CHAT_POLL_THREADS=$POLL_THREADS}
 	marks=$(log_mark)
 	run "$name" burst -p "$PORT" -u "$OUT/users-du.tsv" -O "${HELD_SKIP:-0}" -n "$HELD" \
-		-k "${HELD_ROUNDS:-2}" -G 10 -H 5 -s 1000 -L 300 -D 120 -c 64 -M "$(monitor_spec)"
+		"${how[@]}" -k "${HELD_ROUNDS:-2}" -G 10 -H 5 -s 1000 -L 300 -D 120 -c 64 \
+		-M "$(monitor_spec)"
 	log_problems "$name" "$marks"
 	stack_down
 }
