@@ -188,7 +188,7 @@ bus_eph_read_many(struct ctx *ctx, size_t count, const char *const *user_ids,
 
 	argvs = arena_alloc(ctx->arena, sizeof(*argvs) * (count > 0 ? count : 1));
 	argcs = arena_alloc(ctx->arena, sizeof(*argcs) * (count > 0 ? count : 1));
-	replies = arena_alloc(ctx->arena, sizeof(*replies) * (count > 0 ? count : 1));
+	replies = arena_alloc(ctx->arena, sizeof(redisReply *) * (count > 0 ? count : 1));
 	for (i = 0; i < count; i++) {
 		argvs[i] = arena_alloc(ctx->arena, sizeof(**argvs) * 6);
 		buf = arena_alloc(ctx->arena, 64 + 48 + 16);
@@ -317,7 +317,7 @@ bus_presence_touch_many(struct ctx *ctx, const char *const *user_ids, size_t cou
 
 	argvs = arena_alloc(ctx->arena, sizeof(*argvs) * (count > 0 ? count : 1));
 	argcs = arena_alloc(ctx->arena, sizeof(*argcs) * (count > 0 ? count : 1));
-	replies = arena_alloc(ctx->arena, sizeof(*replies) * (count > 0 ? count : 1));
+	replies = arena_alloc(ctx->arena, sizeof(redisReply *) * (count > 0 ? count : 1));
 	for (i = 0; i < count; i++) {
 		buf = arena_alloc(ctx->arena, 64 + 16);
 		pres_key(buf, 64, user_ids[i]);

@@ -126,7 +126,7 @@ bus_poll_begin(struct ctx *ctx, size_t n, const struct bus_poll *polls,
 		return;
 	argvs = arena_alloc(ctx->arena, sizeof(*argvs) * n);
 	argcs = arena_alloc(ctx->arena, sizeof(*argcs) * n);
-	replies = arena_alloc(ctx->arena, sizeof(*replies) * n);
+	replies = arena_alloc(ctx->arena, sizeof(redisReply *) * n);
 	for (i = 0; i < n; i++) {
 		argvs[i] = begin_argv(ctx, &polls[i]);
 		argcs[i] = 16;
@@ -155,7 +155,7 @@ bus_device_polls_done(struct ctx *ctx, size_t n, const char *const *device_ids,
 		return;
 	argvs = arena_alloc(ctx->arena, sizeof(*argvs) * n);
 	argcs = arena_alloc(ctx->arena, sizeof(*argcs) * n);
-	replies = arena_alloc(ctx->arena, sizeof(*replies) * n);
+	replies = arena_alloc(ctx->arena, sizeof(redisReply *) * n);
 	for (i = 0; i < n; i++) {
 		argvs[i] = arena_alloc(ctx->arena, sizeof(**argvs) * 3);
 		buf = arena_alloc(ctx->arena, 64 + 200);

@@ -240,6 +240,7 @@ handle_event_poll(struct req *rq)
 	enum err		 e;
 	enum err		 d;
 
+	present = false;
 	limit = POLL_LIMIT_DEFAULT;
 	timeout_s = POLL_TIMEOUT_DEFAULT_S;
 	e = req_query(rq, "cursor", &cursor);
@@ -369,7 +370,7 @@ handle_event_resume_many(struct req *const *rqs, size_t n, enum err *errs)
 	polls = arena_alloc(ctx->arena, sizeof(*polls) * n);
 	pages = arena_alloc(ctx->arena, sizeof(*pages) * n);
 	which = arena_alloc(ctx->arena, sizeof(*which) * n);
-	fresh = arena_alloc(ctx->arena, sizeof(*fresh) * n);
+	fresh = arena_alloc(ctx->arena, sizeof(struct req *) * n);
 	fpolls = arena_alloc(ctx->arena, sizeof(*fpolls) * n);
 	ferrs = arena_alloc(ctx->arena, sizeof(*ferrs) * n);
 	eph = arena_alloc(ctx->arena, sizeof(*eph) * n);
